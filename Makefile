@@ -1,0 +1,37 @@
+# Two commands a newcomer needs (README.md): `make book` and `make test`.
+# Each creates or reuses the virtual environment .venv (Python 3.11, pip only,
+# no conda) and installs the pinned packages from pyproject.toml, constrained
+# to the exact versions of requirements.lock.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: book test bench clean-book venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "citypilots needs Python 3.11 (found %d.%d): set PYTHON=/path/to/python3.11" % sys.version_info[:2])'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[book,test]"
+	touch $(STAMP)
+
+# The book: executes every chapter (cached in _build/.jupyter_cache; the cache is
+# dropped whenever lib/ or data/ change, since a chapter's cached outputs depend on them)
+# and fails on any cell error or Sphinx warning.
+book: $(STAMP)
+	$(BIN)/python -m citypilots.bookcache _build/.jupyter_cache lib data
+	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+	@echo "The book is in _build/html/index.html"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+clean-book:
+	rm -rf _build

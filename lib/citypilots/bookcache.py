@@ -1,0 +1,44 @@
+"""Drop the book's execution cache when the code or data the chapters depend on change.
+
+Jupyter Book's cache re-runs a chapter only when that chapter's own code cells change, so an
+edit to ``lib/`` or ``data/`` would leave stale outputs. ``make book`` calls
+
+    python -m citypilots.bookcache _build/.jupyter_cache lib data
+
+which hashes every file under the given folders and removes the cache when the hash differs
+from the one stored beside it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sys
+from pathlib import Path
+
+
+def tree_digest(folders: list[Path]) -> str:
+    """SHA-256 over the relative paths and contents of all files under ``folders``."""
+    digest = hashlib.sha256()
+    for folder in folders:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+            digest.update(str(path).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def refresh(cache: Path, folders: list[Path]) -> bool:
+    """Remove ``cache`` if ``folders`` changed since the last call; True when it was removed."""
+    stamp = cache.parent / "jupyter_cache_inputs.sha256"
+    current = tree_digest(folders)
+    stale = not stamp.exists() or stamp.read_text() != current
+    if stale and cache.exists():
+        shutil.rmtree(cache)
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(current)
+    return stale
+
+
+if __name__ == "__main__":
+    cache_folder, *inputs = sys.argv[1:]
+    refresh(Path(cache_folder), [Path(p) for p in inputs])

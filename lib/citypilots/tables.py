@@ -1,0 +1,69 @@
+"""Tables that set the paper's printed numbers beside this book's.
+
+Every table of the book has up to three column groups: what the paper printed, what this book
+computes from its panel, and (for estimates) the value planted in the simulation.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .paper import load_descriptives
+from .pilots import adoption_years, load_calendar, program_label
+
+STATISTICS = ("mean", "sd", "min", "max")
+
+
+def descriptives_table(data: pd.DataFrame, variables: list[str] | None = None) -> pd.DataFrame:
+    """Table 1 rebuilt: the paper's mean, SD, min and max beside the same statistics of ``data``.
+
+    Columns are a two-level index: ("Paper", stat) and ("This book", stat); rows are variables.
+    """
+    paper = load_descriptives()
+    variables = list(paper.index) if variables is None else variables
+    missing = [v for v in variables if v not in data.columns]
+    if missing:
+        raise KeyError(f"the panel has no column {', '.join(missing)}")
+    book = pd.DataFrame({
+        "mean": data[variables].mean(), "sd": data[variables].std(),
+        "min": data[variables].min(), "max": data[variables].max(),
+    })
+    table = pd.concat({"Paper": paper.loc[variables, list(STATISTICS)], "This book": book}, axis=1)
+    table.index.name = "variable"
+    return table
+
+
+def calendar_counts(programs: list[str]) -> pd.DataFrame:
+    """Pilot prefecture cities of each program by first year: sourced, imputed and total.
+
+    A city counts once, at its first pilot year (:func:`citypilots.pilots.adoption_years`);
+    it is "imputed" when that year comes from an imputed row.
+    """
+    frames = []
+    for program in programs:
+        first = adoption_years(load_calendar(program))
+        counts = first.groupby(["year", "imputed"]).size().unstack(fill_value=0)
+        counts = counts.reindex(columns=[False, True], fill_value=0)
+        counts.columns = ["sourced", "imputed"]
+        counts["total"] = counts.sum(axis=1)
+        counts.index = pd.MultiIndex.from_product([[program_label(program)], counts.index], names=["program", "year"])
+        frames.append(counts)
+    table = pd.concat(frames)
+    return table
+
+
+def sample_composition(cities: pd.DataFrame, sample_spec: dict) -> pd.DataFrame:
+    """The sample's cities by pilot group and by each margin, beside the counts the paper implies.
+
+    ``cities``: one row per city with ``group`` and the margin columns (``region``,
+    ``resource_based``). ``sample_spec``: the ``sample`` section of a simulation specification,
+    whose ``groups`` and ``margins`` hold the paper's counts (Table 2 and Table 8 sample sizes / 16).
+    """
+    targets = {"group": sample_spec["groups"], **sample_spec["margins"]}
+    rows = []
+    for split, quota in targets.items():
+        counts = cities[split].astype(str).str.lower().value_counts()
+        for category, paper_count in quota.items():
+            rows.append((split, str(category).lower(), paper_count, int(counts.get(str(category).lower(), 0))))
+    table = pd.DataFrame(rows, columns=["split", "category", "Paper (cities)", "This book (cities)"])
+    return table.set_index(["split", "category"])

@@ -1,0 +1,60 @@
+"""Tables and figures: the right numbers in the right places."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from citypilots import bookcache, plots, tables  # noqa: E402
+from citypilots.simulate import simulate_panel  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def sim():
+    return simulate_panel()
+
+
+def test_descriptives_table_sets_the_paper_beside_the_panel(sim):
+    table = tables.descriptives_table(sim.data)
+    assert table.loc["Safety", ("Paper", "mean")] == 1.397
+    assert table.loc["Safety", ("This book", "mean")] == pytest.approx(sim.data["Safety"].mean())
+    assert table.loc["UL", ("This book", "max")] == pytest.approx(sim.data["UL"].max())
+    with pytest.raises(KeyError, match="TI"):
+        tables.descriptives_table(sim.data.drop(columns=["TI"]))
+
+
+def test_calendar_counts_add_up_to_the_pilot_totals():
+    counts = tables.calendar_counts(["innovative_city", "smart_city"])
+    totals = counts.groupby(level="program").sum()
+    assert totals.loc["Innovative City", "total"] == 97
+    assert totals.loc["Smart City", "sourced"] == 2
+    assert (counts["sourced"] + counts["imputed"] == counts["total"]).all()
+
+
+def test_treatment_status_draws_one_row_per_city(sim):
+    figure = plots.treatment_status(sim.data)
+    image = figure.axes[0].images[0].get_array()
+    assert image.shape == (218, 16)
+    assert set(pd.unique(image.ravel())) == {0, 1, 2}
+
+
+def test_pilot_timeline_draws_one_panel_per_program():
+    figure = plots.pilot_timeline(["innovative_city", "broadband_china"])
+    assert len(figure.axes) == 2
+    assert "97 pilot" in figure.axes[0].get_title(loc="left")
+
+
+def test_book_cache_is_dropped_when_an_input_changes(tmp_path):
+    inputs, cache = tmp_path / "lib", tmp_path / "_build" / ".jupyter_cache"
+    inputs.mkdir()
+    (inputs / "module.py").write_text("x = 1\n")
+    cache.mkdir(parents=True)
+    assert bookcache.refresh(cache, [inputs]) is True      # first run: no stamp yet
+    cache.mkdir()
+    assert bookcache.refresh(cache, [inputs]) is False and cache.exists()
+    (inputs / "module.py").write_text("x = 2\n")
+    assert bookcache.refresh(cache, [inputs]) is True and not cache.exists()
