@@ -58,3 +58,19 @@ def test_book_cache_is_dropped_when_an_input_changes(tmp_path):
     assert bookcache.refresh(cache, [inputs]) is False and cache.exists()
     (inputs / "module.py").write_text("x = 2\n")
     assert bookcache.refresh(cache, [inputs]) is True and not cache.exists()
+
+
+def test_book_cache_is_dropped_when_the_reader_switches_to_a_real_panel(tmp_path, monkeypatch):
+    inputs, cache = tmp_path / "lib", tmp_path / "_build" / ".jupyter_cache"
+    inputs.mkdir()
+    (inputs / "module.py").write_text("x = 1\n")
+    panel = tmp_path / "panel.csv"
+    panel.write_text("city,year\n")
+    monkeypatch.delenv("CITYPILOTS_PANEL", raising=False)
+    bookcache.refresh(cache, bookcache.chapter_inputs([inputs]))
+    cache.mkdir(parents=True)
+    monkeypatch.setenv("CITYPILOTS_PANEL", str(panel))
+    assert bookcache.refresh(cache, bookcache.chapter_inputs([inputs])) is True and not cache.exists()
+    cache.mkdir()
+    panel.write_text("city,year\n110000,2008\n")
+    assert bookcache.refresh(cache, bookcache.chapter_inputs([inputs])) is True and not cache.exists()

@@ -5,26 +5,36 @@ edit to ``lib/`` or ``data/`` would leave stale outputs. ``make book`` calls
 
     python -m citypilots.bookcache _build/.jupyter_cache lib data
 
-which hashes every file under the given folders and removes the cache when the hash differs
-from the one stored beside it.
+which hashes every file under the given folders (and the reader's panel named by
+``$CITYPILOTS_PANEL``, if set, since the chapters then run on it) and removes the cache when
+the hash differs from the one stored beside it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import sys
 from pathlib import Path
 
 
-def tree_digest(folders: list[Path]) -> str:
-    """SHA-256 over the relative paths and contents of all files under ``folders``."""
+def tree_digest(inputs: list[Path]) -> str:
+    """SHA-256 over the paths and contents of the files in ``inputs`` (files, or folders searched recursively)."""
     digest = hashlib.sha256()
-    for folder in folders:
-        for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+    for item in inputs:
+        files = [item] if item.is_file() else sorted(
+            p for p in item.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+        for path in files:
             digest.update(str(path).encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def chapter_inputs(folders: list[Path]) -> list[Path]:
+    """The folders, plus the reader's panel file when ``$CITYPILOTS_PANEL`` names one."""
+    panel = os.environ.get("CITYPILOTS_PANEL", "").strip()
+    return list(folders) + ([Path(panel)] if panel else [])
 
 
 def refresh(cache: Path, folders: list[Path]) -> bool:
@@ -41,4 +51,4 @@ def refresh(cache: Path, folders: list[Path]) -> bool:
 
 if __name__ == "__main__":
     cache_folder, *inputs = sys.argv[1:]
-    refresh(Path(cache_folder), [Path(p) for p in inputs])
+    refresh(Path(cache_folder), chapter_inputs([Path(p) for p in inputs]))
