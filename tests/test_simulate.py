@@ -144,3 +144,14 @@ def test_the_simulated_panel_passes_the_real_data_loader(sim, tmp_path):
     loaded = panel_module.load_panel(path)
     assert len(loaded) == len(sim.data)
     assert np.allclose(loaded["Safety"], sim.data["Safety"])
+
+
+def test_event_time_path_is_relative_to_the_reference_year(sim):
+    path = sim.truth.event_time_path(reference=-1)
+    assert path[-1] == 0
+    # By hand for event time 3: each dual city's effect at 3 minus its effect at -1.
+    effects = sim.truth.effects
+    at = {e: effects[effects["event_time"] == e].set_index("city")["effect_total"] for e in (3, -1)}
+    assert path[3] == pytest.approx((at[3] - at[-1].reindex(at[3].index)).mean())
+    # The planted synergy starts two years after the dual year: the path drops then.
+    assert path[2] < path[1] - 0.2

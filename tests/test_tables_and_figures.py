@@ -74,3 +74,36 @@ def test_book_cache_is_dropped_when_the_reader_switches_to_a_real_panel(tmp_path
     cache.mkdir()
     panel.write_text("city,year\n110000,2008\n")
     assert bookcache.refresh(cache, bookcache.chapter_inputs([inputs])) is True and not cache.exists()
+
+
+def test_stars_follow_the_papers_rule():
+    assert [tables.stars(p) for p in (0.005, 0.03, 0.07, 0.2, float("nan"))] == ["***", "**", "*", "", ""]
+
+
+def test_paper_book_truth_shows_the_printed_cell_and_the_book_estimate():
+    from citypilots.paper import printed
+
+    table = tables.paper_book_truth([
+        {"label": "(2)", "paper": printed(2, 2, "Dual_policy"), "book": (-0.5543, 0.0812, 0.0001, 3488), "truth": -0.754},
+        {"label": "(x)", "paper": None, "book": (0.1, 0.2, 0.6, 100), "truth": None},
+    ])
+    assert table.loc["(2)", ("Paper", "estimate")] == "−0.555***"  # exactly as printed
+    assert table.loc["(2)", ("Paper", "s.e.")] == "(0.075)"
+    assert table.loc["(2)", ("This book", "estimate")] == "-0.554***"
+    assert table.loc["(2)", ("This book", "N")] == "3,488"
+    assert table.loc["(2)", ("Truth", "planted")] == "-0.754"
+    assert table.loc["(x)", ("Paper", "estimate")] == "" and table.loc["(x)", ("Truth", "planted")] == ""
+
+
+def test_event_study_plot_marks_zero_reference_and_truth():
+    from citypilots.did import DidResult
+
+    event_table = pd.DataFrame({"estimate": [0.1, 0.0, -0.5], "std_error": [0.1, float("nan"), 0.1],
+                                "ci_low": [-0.1, float("nan"), -0.7], "ci_high": [0.3, float("nan"), -0.3],
+                                "p_value": [0.3, float("nan"), 0.001]}, index=[-2, -1, 0])
+    result = DidResult("TWFE", event_table, 100, 10, "clustered")
+    figure = plots.event_study_plot({"TWFE": result}, truth=pd.Series([0.0, 0.0, -0.5], index=[-2, -1, 0]))
+    ax = figure.axes[0]
+    assert any(line.get_xdata()[0] == -1 and line.get_linestyle() == "--" for line in ax.lines)
+    assert any(list(line.get_ydata()) == [0, 0] for line in ax.lines)  # the zero line
+    assert "planted truth" in " ".join(t.get_text() for t in ax.get_legend().get_texts())

@@ -23,10 +23,14 @@ def load_estimates() -> pd.DataFrame:
 
 
 def printed(table: int, column: int, term: str, panel: str = "") -> pd.Series:
-    """The paper's printed estimate, SE and stars for one cell; KeyError if it printed none."""
+    """The paper's printed estimate, SE and stars for one cell; KeyError if it printed none.
+
+    ``raw_estimate`` and ``raw_se`` are the cell texts exactly as printed (Unicode minus, stars,
+    parentheses); ``estimate``, ``se`` and ``stars`` are their machine-readable values.
+    """
     estimates = load_estimates()
     rows = estimates[(estimates["table"] == table) & (estimates["column"] == column)
                      & (estimates["term"] == term) & (estimates["panel"] == panel)]
     if rows.empty:
         raise KeyError(f"the paper prints no {term} in Table {table}{panel} column {column}")
-    return rows.iloc[0][["estimate", "se", "stars", "column_label", "sample_note"]]
+    return rows.iloc[0][["estimate", "se", "stars", "raw_estimate", "raw_se", "column_label", "sample_note"]]

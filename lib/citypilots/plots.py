@@ -100,6 +100,42 @@ def pilot_map(cities: pd.DataFrame, innovation_years: pd.DataFrame, smart_years:
     return fig
 
 
+def event_study_plot(results: dict, truth: pd.Series | None = None, reference: int = -1,
+                     ylabel: str = "effect on Safety (hundreds of deaths)",
+                     truth_label: str = "planted truth (realised, relative to the reference year)") -> plt.Figure:
+    """Event-study coefficients of one or more estimators, with 95% intervals, over the truth.
+
+    ``results``: label -> :class:`citypilots.did.DidResult` whose table is indexed by event time.
+    Markers of different estimators are offset horizontally and differ in shape (greyscale-safe).
+    A zero line, a dashed line at the reference period, and ``truth`` (event time -> value) as a
+    line when given.
+    """
+    set_style()
+    fig, ax = plt.subplots(figsize=(7.5, 4.4))
+    markers = ["o", "s", "^", "D", "v"]
+    colours = ["#08306b", "#d95f02", "#1b9e77", "#7570b3", "#4d4d4d"]
+    width = 0.6
+    offsets = np.linspace(-width / 2, width / 2, len(results)) if len(results) > 1 else [0.0]
+    for (label, result), offset, marker, colour in zip(results.items(), offsets, markers, colours):
+        table = result.table.sort_index()
+        event_time = np.asarray(table.index, dtype=float) + offset
+        lower = table["estimate"] - table["ci_low"]
+        upper = table["ci_high"] - table["estimate"]
+        ax.errorbar(event_time, table["estimate"], yerr=[lower, upper], fmt=marker, color=colour,
+                    ms=4.5, capsize=2, lw=1, label=label)
+    if truth is not None:
+        ax.plot(truth.index, truth.to_numpy(), color="black", lw=1.6, ls="-", label=truth_label, zorder=1)
+    ax.axhline(0, color="black", lw=0.8)
+    ax.axvline(reference, color="#7f7f7f", lw=0.8, ls="--")
+    ax.annotate("reference period", xy=(reference, ax.get_ylim()[1]), xytext=(3, -10),
+                textcoords="offset points", fontsize=8, color="#555555")
+    ax.set_xlabel("years since the treatment year (event time)")
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
 def treatment_status(panel: pd.DataFrame, unit: str = "city", time: str = "year",
                      single: tuple[str, ...] = ("Innova_policy", "Smart_policy"),
                      dual: str = "Dual_policy") -> plt.Figure:
@@ -128,5 +164,42 @@ def treatment_status(panel: pd.DataFrame, unit: str = "city", time: str = "year"
                        Patch(color=PALETTE["single"], label="one pilot"),
                        Patch(color=PALETTE["dual"], label="both pilots (Dual_policy = 1)")],
               loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def bacon_scatter(result, ylabel: str | None = None, label_weight: float = 0.05) -> plt.Figure:
+    """Goodman-Bacon decomposition: each 2x2 DiD estimate against its weight in the TWFE estimate.
+
+    ``result``: a :class:`citypilots.staggered.BaconResult`. The comparison types differ by marker
+    shape and fill (greyscale-safe): filled circles treated vs never treated, filled triangles
+    earlier vs later treated, hollow squares later vs earlier treated (already-treated units as
+    controls). The dashed line is the TWFE estimate, the weighted mean of the points; comparisons
+    with a weight of at least ``label_weight`` are labelled "treated vs control".
+    """
+    set_style()
+    fig, ax = plt.subplots(figsize=(7.5, 4.4))
+    styles = {"treated vs never treated": dict(marker="o", color=PALETTE["dual"], facecolor=PALETTE["dual"]),
+              "earlier vs later treated": dict(marker="^", color="#525252", facecolor="#969696"),
+              "later vs earlier treated": dict(marker="s", color="black", facecolor="white")}
+    table = result.table
+    for kind, style in styles.items():
+        rows = table[table["type"] == kind]
+        if rows.empty:
+            continue
+        ax.scatter(rows["weight"], rows["estimate"], s=42, marker=style["marker"], edgecolors=style["color"],
+                   facecolors=style["facecolor"], linewidths=1.1, zorder=3,
+                   label=f"{kind} ({len(rows)}, total weight {rows['weight'].sum():.2f})")
+    for row in table.itertuples(index=False):
+        if row.weight >= label_weight:
+            ax.annotate(f"{row.treated} vs {row.control}", xy=(row.weight, row.estimate), xytext=(4, 4),
+                        textcoords="offset points", fontsize=7, color="#404040")
+    ax.axhline(result.twfe, color="black", lw=1.0, ls="--", label=f"TWFE estimate = {result.twfe:.3f} (weighted mean)")
+    ax.axhline(0, color="#7f7f7f", lw=0.8)
+    ax.set_xlim(0, max(table["weight"].max(), 0.01) * 1.3)
+    ax.set_xlabel("weight in the TWFE estimate (share of 1)")
+    ax.set_ylabel(ylabel or f"2x2 DiD estimate (units of {result.outcome})")
+    ax.set_title(f"Goodman-Bacon decomposition of the TWFE estimate ({len(table)} comparisons)", loc="left")
+    ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     return fig

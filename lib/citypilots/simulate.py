@@ -110,6 +110,23 @@ class Truth:
         values = self.effects[effect]
         return float(values[rows].mean() if rows is not None else values.mean())
 
+    def event_time_path(self, effect: str = "effect_total", reference: int | None = -1,
+                        rows: pd.Series | np.ndarray | None = None) -> pd.Series:
+        """The realised effect averaged by event time (years since the dual-pilot year).
+
+        With ``reference`` (default -1), each city's effect in its reference year is subtracted
+        first: what an event study normalised to that year can at best recover, since a dual
+        city's pre-period already carries its first pilot's effect. ``rows`` restricts the cities
+        or years (a boolean mask on the panel). Cities without a dual-pilot year are left out.
+        """
+        effects = self.effects if rows is None else self.effects[np.asarray(rows)]
+        effects = effects[effects["event_time"].notna()]
+        values = effects[effect]
+        if reference is not None:
+            at_reference = effects.loc[effects["event_time"] == reference].set_index("city")[effect]
+            values = values - effects["city"].map(at_reference)
+        return values.groupby(effects["event_time"].astype(int)).mean().rename(effect)
+
 
 @dataclass
 class SimulatedPanel:

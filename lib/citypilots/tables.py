@@ -67,3 +67,43 @@ def sample_composition(cities: pd.DataFrame, sample_spec: dict) -> pd.DataFrame:
             rows.append((split, str(category).lower(), paper_count, int(counts.get(str(category).lower(), 0))))
     table = pd.DataFrame(rows, columns=["split", "category", "Paper (cities)", "This book (cities)"])
     return table.set_index(["split", "category"])
+
+
+def stars(p_value: float) -> str:
+    """Significance stars as the paper prints them: *** p < 0.01, ** p < 0.05, * p < 0.1."""
+    if p_value != p_value:  # NaN
+        return ""
+    return "***" if p_value < 0.01 else "**" if p_value < 0.05 else "*" if p_value < 0.1 else ""
+
+
+def paper_book_truth(rows: list[dict], decimals: int = 3) -> pd.DataFrame:
+    """One row per estimate: the paper's printed number, this book's estimate, the planted truth.
+
+    Each item of ``rows`` is a dict with ``label`` (the row's name), ``paper`` (a row of
+    :func:`citypilots.paper.printed`, or None where the paper prints nothing), ``book`` (a
+    :class:`citypilots.did.DidResult`, or a ``(estimate, std_error, p_value, n_obs)`` tuple),
+    optional ``term`` (which term of ``book``; default its main term) and ``truth`` (a number,
+    or None for real data). The paper's cells are shown exactly as printed; this book's
+    estimates carry stars by the same rule; standard errors are in parentheses. Columns: ("Paper", ...), ("This book", ...), ("Truth", "planted").
+    """
+    records = []
+    for row in rows:
+        paper, book = row.get("paper"), row["book"]
+        if isinstance(book, tuple):
+            estimate, std_error, p_value, n_obs = book
+        else:
+            term = row.get("term", book.main_term)
+            estimate, std_error = book.estimate(term), book.std_error(term)
+            p_value, n_obs = float(book.table.loc[term, "p_value"]), book.n_obs
+        truth = row.get("truth")
+        records.append({
+            ("Paper", "estimate"): "" if paper is None else paper["raw_estimate"],
+            ("Paper", "s.e."): "" if paper is None else paper["raw_se"],
+            ("This book", "estimate"): f"{estimate:.{decimals}f}{stars(p_value)}",
+            ("This book", "s.e."): f"({std_error:.{decimals}f})",
+            ("This book", "N"): f"{int(n_obs):,}",
+            ("Truth", "planted"): "" if truth is None else f"{truth:.{decimals}f}",
+        })
+    table = pd.DataFrame(records, index=pd.Index([row["label"] for row in rows], name=None))
+    table.columns = pd.MultiIndex.from_tuples(table.columns)
+    return table

@@ -1,0 +1,482 @@
+"""Difference-in-differences estimators for any panel with a unit, a time and a first-treatment year.
+
+One result shape for every estimator (:class:`DidResult`): a table of estimates indexed by term
+(a coefficient, an event time, a group or a year) with the columns ``estimate``, ``std_error``,
+``ci_low``, ``ci_high`` and ``p_value``, plus the number of observations and units, how the
+standard errors were computed, and the fitted object of the underlying package for those who
+want more. Estimators:
+
+- :func:`twfe`: two-way fixed effects, city and year effects, clustered by unit (pyfixest).
+- :func:`event_study`: the dynamic TWFE specification with a window, binned end points and a
+  reference period; :func:`pretrend_test`, the joint test of its leads (a :func:`wald_test`).
+- :func:`att_gt` (Callaway and Sant'Anna), :func:`sun_abraham`, :func:`imputation`
+  (Borusyak, Jaravel and Spiess) and :func:`bacon_decomposition` (Goodman-Bacon): the
+  heterogeneity-robust estimators, in :mod:`citypilots.staggered` and re-exported here.
+
+Conventions: ``cohort`` is the first year a unit is treated, missing (NA) for a never-treated
+unit; a treatment dummy is absorbing (0 before the cohort year, 1 from it on).
+
+Every estimator checks its arguments first and raises :class:`DidArgumentError` listing every
+problem at once (unknown columns, a dummy that is not 0/1, missing values, cohorts outside the
+data or varying within a unit, repeated unit-periods): rows are never dropped silently. The
+checks are public (``check_columns``, ``check_numeric``, ``check_no_missing``, ``check_binary``,
+``check_cohort``, ``check_unique_unit_time``) so that every estimator of the book uses the same.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyfixest as pf
+from scipy import stats
+
+RESULT_COLUMNS = ("estimate", "std_error", "ci_low", "ci_high", "p_value")
+
+
+class DidArgumentError(ValueError):
+    """An estimator was called with arguments that do not fit the data (unknown column, ...)."""
+
+
+@dataclass
+class DidResult:
+    """The result of any estimator in this module.
+
+    ``table``: indexed by term, columns :data:`RESULT_COLUMNS`. ``estimator``: a readable name
+    (e.g. ``"TWFE"``, ``"Callaway-Sant'Anna (never treated)"``). ``inference``: how standard
+    errors were computed (e.g. ``"clustered by city (CRV1)"``). ``main_term``: the term that
+    :meth:`estimate` returns by default. ``fitted``: the underlying package's object.
+    """
+
+    estimator: str
+    table: pd.DataFrame
+    n_obs: int
+    n_units: int
+    inference: str
+    main_term: Any = None
+    fitted: Any = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def params(self) -> pd.Series:
+        return self.table["estimate"]
+
+    @property
+    def std_errors(self) -> pd.Series:
+        return self.table["std_error"]
+
+    def estimate(self, term: Any = None) -> float:
+        """The point estimate of ``term`` (default: the main term)."""
+        return float(self.table.loc[self.main_term if term is None else term, "estimate"])
+
+    def std_error(self, term: Any = None) -> float:
+        return float(self.table.loc[self.main_term if term is None else term, "std_error"])
+
+    def conf_int(self, term: Any = None) -> tuple[float, float]:
+        row = self.table.loc[self.main_term if term is None else term]
+        return float(row["ci_low"]), float(row["ci_high"])
+
+
+# ----------------------------------------------------------------------------------------------
+# Argument checks (public: the estimators of citypilots.staggered use them too)
+# ----------------------------------------------------------------------------------------------
+
+def _raise_problems(problems: list[str]) -> None:
+    """Raise one DidArgumentError that lists every problem found."""
+    if len(problems) == 1:
+        raise DidArgumentError(problems[0])
+    if problems:
+        raise DidArgumentError(f"{len(problems)} problems:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def _examples(values: Sequence[Any], limit: int = 5) -> str:
+    """The first few values, comma separated, with how many more were left out."""
+    shown = ", ".join(str(value) for value in values[:limit])
+    more = len(values) - limit
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def _show(value: Any) -> str:
+    """A value as a message shows it: strings quoted, numbers plain."""
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def check_columns(data: pd.DataFrame, columns: Iterable[str]) -> None:
+    """Every name in ``columns`` is a column of ``data``; all unknown names are listed at once."""
+    if not isinstance(data, pd.DataFrame):
+        raise DidArgumentError(f"data must be a pandas DataFrame, not {type(data).__name__}")
+    missing = [name for name in dict.fromkeys(columns) if name not in data.columns]
+    if not missing:
+        return
+    problems = []
+    for name in missing:
+        hint = ""
+        if name in (data.index.names or []):
+            hint = " (it is an index level: call data.reset_index() first)"
+        elif close := difflib.get_close_matches(str(name), [str(c) for c in data.columns], n=1):
+            hint = f" (did you mean {close[0]!r}?)"
+        problems.append(f"unknown column {name!r}{hint}")
+    _raise_problems(problems)
+
+
+def check_numeric(data: pd.DataFrame, columns: Iterable[str]) -> None:
+    """Every column in ``columns`` holds numbers (or booleans)."""
+    problems = [f"column {name!r} must be numeric, not {data[name].dtype}"
+                for name in dict.fromkeys(columns) if not pd.api.types.is_numeric_dtype(data[name])]
+    _raise_problems(problems)
+
+
+def check_no_missing(data: pd.DataFrame, columns: Iterable[str]) -> None:
+    """No missing (NA) or infinite value in ``columns``: rows are never dropped silently."""
+    problems = []
+    for name in dict.fromkeys(columns):
+        values = data[name]
+        bad = values.isna()
+        what = "missing"
+        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+            infinite = np.isinf(values.to_numpy(dtype=float, na_value=np.nan))
+            bad, what = bad | infinite, ("missing or infinite" if infinite.any() else "missing")
+        if bad.any():
+            problems.append(f"column {name!r} has {int(bad.sum())} {what} values (rows with index "
+                            f"{_examples(list(data.index[bad.to_numpy()]))}); drop or fill them first")
+    _raise_problems(problems)
+
+
+def check_binary(data: pd.DataFrame, column: str) -> None:
+    """``column`` holds only 0 and 1 (missing values are left to :func:`check_no_missing`)."""
+    values = data[column].dropna()
+    offending = values[~values.isin([0, 1])]
+    if len(offending):
+        raise DidArgumentError(
+            f"column {column!r} must be a 0/1 dummy: {len(offending)} rows have other values, "
+            f"the first {_show(offending.iloc[0])} (row with index {_show(offending.index[0])})")
+
+
+def check_unique_unit_time(data: pd.DataFrame, unit: str, time: str) -> None:
+    """Each (unit, time) pair appears in at most one row."""
+    repeated = data.loc[data.duplicated([unit, time], keep=False), [unit, time]]
+    if len(repeated):
+        pairs = repeated.value_counts(sort=False)
+        listed = [f"({u}, {t}) x{n}" for (u, t), n in pairs.items()]
+        raise DidArgumentError(f"({unit}, {time}) must identify the rows: {len(pairs)} pairs "
+                               f"appear more than once: {_examples(listed)}")
+
+
+def check_cohort(data: pd.DataFrame, unit: str, time: str, cohort: str) -> None:
+    """``cohort`` (first treated period, NA if never treated) is one whole period per unit,
+    within the time span of the data."""
+    check_numeric(data, [time, cohort])
+    values = data[cohort]
+    first, last = data[time].min(), data[time].max()
+    problems = []
+    per_unit = values.groupby(data[unit], dropna=False, sort=True).unique()
+    several = per_unit[per_unit.map(len) > 1]
+    if len(several):
+        listed = [f"{unit} {u}: {', '.join(map(str, sorted(v, key=str)))}" for u, v in several.items()]
+        problems.append(f"column {cohort!r} must be constant within a unit: {len(several)} units "
+                        f"have different values in different rows ({_examples(listed)})")
+    cohorts = data.loc[values.notna(), [unit, cohort]].drop_duplicates()
+    fraction = cohorts[cohort] % 1 != 0
+    if fraction.any():
+        listed = [f"{c} of {unit} {u}" for u, c in cohorts.loc[fraction].itertuples(index=False)]
+        problems.append(f"column {cohort!r} must hold whole periods: {_examples(listed)}")
+    for outside, word, bound in ((cohorts[cohort] > last, "after the last", last),
+                                 (cohorts[cohort] < first, "before the first", first)):
+        listed = [f"cohort {c} of {unit} {u}" for u, c in cohorts.loc[outside].itertuples(index=False)]
+        if listed:
+            problems.append(f"column {cohort!r}: {_examples(listed)} {'is' if len(listed) == 1 else 'are'} "
+                            f"{word} {time} {bound} of the data")
+    _raise_problems(problems)
+
+
+def _check_formula_names(names: Iterable[str]) -> None:
+    problems = [f"column {name!r} cannot be used in a model formula: rename it to letters, digits "
+                "and underscores" for name in dict.fromkeys(names) if not str(name).isidentifier()]
+    _raise_problems(problems)
+
+
+def _check_alpha(alpha: float) -> None:
+    if not 0 < alpha < 1:
+        raise DidArgumentError(f"alpha must be between 0 and 1, not {alpha!r}")
+
+
+def _check_regression_inputs(data: pd.DataFrame, y: str, regressors: Sequence[str], unit: str,
+                             time: str, cluster: str, other_columns: Sequence[str] = ()) -> None:
+    """The checks every regression here needs: columns exist (``other_columns`` too), usable in
+    a formula, numeric, complete, and one row per unit and period."""
+    columns = [y, *regressors, unit, time, cluster]
+    check_columns(data, [*columns, *other_columns])
+    _check_formula_names(columns)
+    check_numeric(data, [y, *regressors])
+    check_no_missing(data, columns)
+    check_unique_unit_time(data, unit, time)
+
+
+def _as_tuple(names: str | Iterable[str]) -> tuple[str, ...]:
+    return (names,) if isinstance(names, str) else tuple(names)
+
+
+# ----------------------------------------------------------------------------------------------
+# Fitting and tabulating
+# ----------------------------------------------------------------------------------------------
+
+def _fit_two_way(frame: pd.DataFrame, y: str, regressors: Sequence[str], unit: str, time: str,
+                 cluster: str):
+    """pyfixest OLS of y on the regressors with unit and time fixed effects, CRV1 by cluster.
+
+    Every row is used (``fixef_rm="none"``: no singleton is dropped), so the estimates equal OLS
+    with explicit unit and time dummies. A regressor that pyfixest drops as collinear is an error.
+    """
+    formula = f"{y} ~ {' + '.join(regressors)} | {unit} + {time}"
+    fit = pf.feols(formula, data=frame, vcov={"CRV1": cluster}, fixef_rm="none")
+    dropped = [name for name in regressors if name not in fit._coefnames]
+    if dropped:
+        raise DidArgumentError(
+            f"regressors {dropped} cannot be estimated: collinear with the {unit} and {time} fixed "
+            "effects or with the other regressors (e.g. constant within units)")
+    return fit
+
+
+def _coefficient_table(fit, terms: Sequence[str], df: int, alpha: float) -> pd.DataFrame:
+    """Estimate, clustered SE, t(df) confidence interval and two-sided p-value of each term."""
+    estimate = fit.coef()[list(terms)].to_numpy()
+    std_error = fit.se()[list(terms)].to_numpy()
+    critical = stats.t.ppf(1 - alpha / 2, df)
+    return pd.DataFrame({
+        "estimate": estimate,
+        "std_error": std_error,
+        "ci_low": estimate - critical * std_error,
+        "ci_high": estimate + critical * std_error,
+        "p_value": 2 * stats.t.sf(np.abs(estimate / std_error), df),
+    }, index=pd.Index(list(terms), name="term"))
+
+
+def _coefficient_covariance(fit) -> pd.DataFrame:
+    """The covariance matrix of the coefficients that the fit reports (its CRV1 matrix)."""
+    return pd.DataFrame(fit._vcov, index=fit._coefnames, columns=fit._coefnames)
+
+
+def _inference_label(cluster: str, n_clusters: int) -> str:
+    return f"clustered by {cluster} (CRV1, {n_clusters} clusters), t({n_clusters - 1})"
+
+
+def _model_frame(data: pd.DataFrame, numeric: Sequence[str], keys: Sequence[str]) -> pd.DataFrame:
+    """The columns a model uses: numeric ones as float64, the unit/time/cluster keys as they are."""
+    frame = data[list(dict.fromkeys(keys))].reset_index(drop=True)
+    for name in dict.fromkeys(numeric):
+        frame[name] = data[name].to_numpy(dtype=float)
+    return frame
+
+
+# ----------------------------------------------------------------------------------------------
+# Two-way fixed effects
+# ----------------------------------------------------------------------------------------------
+
+def twfe(data: pd.DataFrame, y: str, treatment: str, controls: str | Iterable[str] = (),
+         unit: str = "city", time: str = "year", cluster: str | None = None,
+         alpha: float = 0.05) -> DidResult:
+    """Two-way fixed effects (TWFE) difference in differences.
+
+    OLS of ``y_it = beta D_it + x_it' gamma + a_i + l_t + e_it`` with ``D`` the 0/1 ``treatment``,
+    ``x`` the ``controls``, unit effects ``a_i`` and time effects ``l_t`` (Angrist and Pischke
+    2009, ch. 5), fitted by pyfixest. Standard errors are clustered by ``cluster`` (default: the
+    unit), CRV1 with pyfixest's small-sample factor (N-1)/(N-K) x G/(G-1), where K counts the
+    slopes, the fixed effects not nested in the clusters and one for each nested set (with
+    unit effects and unit clusters: slopes + number of periods); confidence intervals and
+    p-values use Student's t with G-1 degrees of freedom (G clusters), as pyfixest, fixest and
+    Stata do. With staggered adoption and effects that vary over time or across cohorts,
+    ``beta`` averages all 2x2 comparisons, including those that use already-treated units as
+    controls (Goodman-Bacon 2021), and may put negative weights on some cohort-period effects
+    (de Chaisemartin and D'Haultfoeuille 2020).
+
+    ``table`` has one row per term, the treatment first, then the controls.
+    """
+    controls = _as_tuple(controls)
+    cluster = cluster or unit
+    _check_alpha(alpha)
+    _check_regression_inputs(data, y, (treatment, *controls), unit, time, cluster)
+    check_binary(data, treatment)
+    terms = (treatment, *controls)
+    frame = _model_frame(data, (y, *terms), (unit, time, cluster))
+    fit = _fit_two_way(frame, y, terms, unit, time, cluster)
+    n_clusters = int(frame[cluster].nunique())
+    return DidResult(
+        estimator="TWFE",
+        table=_coefficient_table(fit, terms, n_clusters - 1, alpha),
+        n_obs=len(frame),
+        n_units=int(frame[unit].nunique()),
+        inference=_inference_label(cluster, n_clusters),
+        main_term=treatment,
+        fitted=fit,
+        extra={"r2": float(fit._r2), "r2_within": float(fit._r2_within), "n_clusters": n_clusters},
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# Event study
+# ----------------------------------------------------------------------------------------------
+
+def _check_window(window: tuple[int, int], reference: int) -> tuple[int, int]:
+    try:
+        first, last = (int(bound) for bound in window)
+    except (TypeError, ValueError):
+        raise DidArgumentError(f"window must be two integers (first, last), not {window!r}") from None
+    if (first, last) != tuple(window) or first >= last:
+        raise DidArgumentError(f"window must be two integers with first < last, not {window!r}")
+    if isinstance(reference, bool) or int(reference) != reference:
+        raise DidArgumentError(f"the reference period must be an integer event time, not {reference!r}")
+    if not first <= reference <= last:
+        raise DidArgumentError(f"the reference period {reference} is not in the window {window!r}")
+    return first, last
+
+
+def _event_term(e: int) -> str:
+    """The regressor name of event time e: event_m2 for e = -2, event_0, event_p3 for e = 3."""
+    return f"event_m{-e}" if e < 0 else (f"event_p{e}" if e > 0 else "event_0")
+
+
+def event_time_indicators(event_time: np.ndarray, window: tuple[int, int], reference: int,
+                          bin_endpoints: bool) -> pd.DataFrame:
+    """One 0/1 column per event time in ``window`` except ``reference`` (index: event time).
+
+    ``event_time`` is time minus cohort (NaN for never-treated units, which get no indicator).
+    With ``bin_endpoints`` the first and last columns also take every earlier and later event
+    time; without, event times outside the window get no indicator.
+    """
+    first, last = window
+    clipped = np.clip(event_time, first, last) if bin_endpoints else event_time
+    periods = [e for e in range(first, last + 1) if e != reference]
+    return pd.DataFrame({e: (clipped == e).astype(float) for e in periods})
+
+
+def event_study(data: pd.DataFrame, y: str, cohort: str, controls: str | Iterable[str] = (),
+                unit: str = "city", time: str = "year", window: tuple[int, int] = (-8, 8),
+                reference: int = -1, bin_endpoints: bool = True, cluster: str | None = None,
+                alpha: float = 0.05) -> DidResult:
+    """Dynamic TWFE event study.
+
+    OLS of ``y_it = sum_{e != reference} b_e 1{t - g_i = e} + x_it' gamma + a_i + l_t + e_it``,
+    ``g_i`` the unit's ``cohort`` (first treated period), for each event time e in ``window``
+    except the ``reference`` period, whose coefficient is normalised to zero (e.g. Borusyak,
+    Jaravel and Spiess 2024; Sun and Abraham 2021 on its weights under heterogeneous effects).
+    Never-treated units (cohort NA) get no indicator. With ``bin_endpoints`` (default) the first
+    and last indicators also take every event time beyond the window (binned end points);
+    without, observations outside the window get no indicator, which pools them with the
+    reference period. Unit and time effects; clustered CRV1 standard errors and t(G-1)
+    intervals as in :func:`twfe`.
+
+    ``table`` is indexed by event time, one row for each period in the window, sorted; the
+    reference row has estimate 0 and NaN standard error, interval and p-value. ``extra`` holds
+    ``reference``, ``binned``, ``window``, ``terms`` (event time -> regressor name),
+    ``n_clusters`` and ``n_treated_obs`` (treated observations behind each estimated
+    event time).
+    Test the leads with :func:`pretrend_test`.
+    """
+    controls = _as_tuple(controls)
+    cluster = cluster or unit
+    _check_alpha(alpha)
+    window = _check_window(window, reference)
+    _check_regression_inputs(data, y, controls, unit, time, cluster, other_columns=[cohort])
+    check_cohort(data, unit, time, cohort)
+
+    event_time = (data[time].to_numpy(dtype=float)
+                  - data[cohort].to_numpy(dtype=float, na_value=np.nan))
+    indicators = event_time_indicators(event_time, window, reference, bin_endpoints)
+    n_treated = indicators.sum().astype(int)
+    if (n_treated == 0).any():
+        empty = list(n_treated.index[n_treated == 0])
+        raise DidArgumentError(f"no observations at event times {_examples(empty, len(empty))} of "
+                               f"cohort column {cohort!r}: narrow the window {window}")
+    terms = {e: _event_term(e) for e in indicators.columns}
+    clashes = [name for name in terms.values() if name in (y, *controls, unit, time, cluster)]
+    if clashes:
+        raise DidArgumentError(f"column names {clashes} are reserved for the event-time indicators")
+
+    frame = _model_frame(data, (y, *controls), (unit, time, cluster))
+    frame[list(terms.values())] = indicators.to_numpy()
+    fit = _fit_two_way(frame, y, (*terms.values(), *controls), unit, time, cluster)
+    n_clusters = int(frame[cluster].nunique())
+
+    table = _coefficient_table(fit, list(terms.values()), n_clusters - 1, alpha)
+    table.index = pd.Index(list(terms), name="event_time")
+    table.loc[reference] = [0.0, np.nan, np.nan, np.nan, np.nan]
+    return DidResult(
+        estimator="TWFE event study" + (" (binned end points)" if bin_endpoints else ""),
+        table=table.sort_index(),
+        n_obs=len(frame),
+        n_units=int(frame[unit].nunique()),
+        inference=_inference_label(cluster, n_clusters),
+        main_term=None,
+        fitted=fit,
+        extra={"reference": reference, "binned": bool(bin_endpoints), "window": window,
+               "terms": terms, "n_clusters": n_clusters, "n_treated_obs": n_treated},
+    )
+
+
+def wald_test(result: DidResult, terms: Sequence[Any], null: float | Sequence[float] = 0.0) -> dict:
+    """Joint Wald test that the coefficients of ``terms`` (labels of ``result.table``) equal ``null``.
+
+    ``W = (b - b0)' V^-1 (b - b0)`` with ``V`` the clustered (CRV1) covariance of the fit; the
+    statistic ``W / k`` is referred to F(k, G-1), k restrictions and G clusters, as Stata's
+    ``test`` does after a regression with clustered standard errors. Returns ``test``,
+    ``statistic``, ``df`` (k, G-1), ``p_value`` and ``terms``.
+    """
+    terms = list(terms)
+    names = [result.extra.get("terms", {}).get(term, term) for term in terms]
+    unknown = [term for term, name in zip(terms, names) if name not in result.fitted._coefnames]
+    if unknown or not terms:
+        raise DidArgumentError(f"cannot test {unknown or 'no terms'}: the terms must be estimated "
+                               f"rows of the result's table ({list(result.table.index)})")
+    deviation = result.fitted.coef()[names].to_numpy() - np.broadcast_to(null, len(names))
+    covariance = _coefficient_covariance(result.fitted).loc[names, names].to_numpy()
+    k, df_denominator = len(names), result.extra["n_clusters"] - 1
+    if np.linalg.matrix_rank(covariance) < k:
+        raise DidArgumentError(f"the clustered covariance of the {k} tested coefficients is "
+                               f"singular ({result.extra['n_clusters']} clusters): test fewer")
+    statistic = float(deviation @ np.linalg.solve(covariance, deviation)) / k
+    return {
+        "test": f"Wald test, F({k}, {df_denominator}), clustered covariance",
+        "statistic": statistic,
+        "df": (k, df_denominator),
+        "p_value": float(stats.f.sf(statistic, k, df_denominator)),
+        "terms": terms,
+    }
+
+
+def pretrend_test(result: DidResult) -> dict:
+    """Joint test that every lead of an event study (event time before the reference) is zero.
+
+    The :func:`wald_test` of the leads: F(k, G-1) on the clustered covariance, as Stata's
+    ``test`` after a clustered regression. With binned end points the first lead also takes
+    all earlier periods. Returns ``test``, ``statistic``, ``df``, ``p_value`` and ``leads``.
+    """
+    if "terms" not in result.extra or "reference" not in result.extra:
+        raise DidArgumentError(f"pretrend_test needs an event_study result, not {result.estimator!r}")
+    leads = [e for e in result.extra["terms"] if e < result.extra["reference"]]
+    if not leads:
+        raise DidArgumentError(f"no leads to test: the window {result.extra['window']} starts at "
+                               f"the reference period {result.extra['reference']}")
+    test = wald_test(result, leads)
+    k, df_denominator = test["df"]
+    return {"test": f"pre-trends: Wald test of {k} leads = 0, F({k}, {df_denominator}), clustered covariance",
+            "statistic": test["statistic"], "df": test["df"], "p_value": test["p_value"], "leads": leads}
+
+
+# ----------------------------------------------------------------------------------------------
+# Heterogeneity-robust estimators, defined in citypilots.staggered
+# ----------------------------------------------------------------------------------------------
+
+_STAGGERED = ("att_gt", "sun_abraham", "imputation", "bacon_decomposition")
+
+
+def __getattr__(name: str) -> Any:
+    """Re-export the estimators of :mod:`citypilots.staggered` (imported lazily: it imports
+    the checks of this module)."""
+    if name in _STAGGERED:
+        from . import staggered
+        return getattr(staggered, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
