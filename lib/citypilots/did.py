@@ -19,15 +19,13 @@ unit; a treatment dummy is absorbing (0 before the cohort year, 1 from it on).
 Every estimator checks its arguments first and raises :class:`DidArgumentError` listing every
 problem at once (unknown columns, a dummy that is not 0/1, missing values, cohorts outside the
 data or varying within a unit, repeated unit-periods): rows are never dropped silently. The
-checks are public (``check_columns``, ``check_numeric``, ``check_no_missing``, ``check_binary``,
-``check_cohort``, ``check_unique_unit_time``) so that every estimator of the book uses the same.
+checks live in :mod:`citypilots.estimates` (with the result class) and are re-exported here, so
+that every estimator of the book uses the same.
 """
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -35,173 +33,14 @@ import pandas as pd
 import pyfixest as pf
 from scipy import stats
 
-RESULT_COLUMNS = ("estimate", "std_error", "ci_low", "ci_high", "p_value")
-
-
-class DidArgumentError(ValueError):
-    """An estimator was called with arguments that do not fit the data (unknown column, ...)."""
-
-
-@dataclass
-class DidResult:
-    """The result of any estimator in this module.
-
-    ``table``: indexed by term, columns :data:`RESULT_COLUMNS`. ``estimator``: a readable name
-    (e.g. ``"TWFE"``, ``"Callaway-Sant'Anna (never treated)"``). ``inference``: how standard
-    errors were computed (e.g. ``"clustered by city (CRV1)"``). ``main_term``: the term that
-    :meth:`estimate` returns by default. ``fitted``: the underlying package's object.
-    """
-
-    estimator: str
-    table: pd.DataFrame
-    n_obs: int
-    n_units: int
-    inference: str
-    main_term: Any = None
-    fitted: Any = None
-    extra: dict = field(default_factory=dict)
-
-    @property
-    def params(self) -> pd.Series:
-        return self.table["estimate"]
-
-    @property
-    def std_errors(self) -> pd.Series:
-        return self.table["std_error"]
-
-    def estimate(self, term: Any = None) -> float:
-        """The point estimate of ``term`` (default: the main term)."""
-        return float(self.table.loc[self.main_term if term is None else term, "estimate"])
-
-    def std_error(self, term: Any = None) -> float:
-        return float(self.table.loc[self.main_term if term is None else term, "std_error"])
-
-    def conf_int(self, term: Any = None) -> tuple[float, float]:
-        row = self.table.loc[self.main_term if term is None else term]
-        return float(row["ci_low"]), float(row["ci_high"])
-
-
-# ----------------------------------------------------------------------------------------------
-# Argument checks (public: the estimators of citypilots.staggered use them too)
-# ----------------------------------------------------------------------------------------------
-
-def _raise_problems(problems: list[str]) -> None:
-    """Raise one DidArgumentError that lists every problem found."""
-    if len(problems) == 1:
-        raise DidArgumentError(problems[0])
-    if problems:
-        raise DidArgumentError(f"{len(problems)} problems:\n" + "\n".join(f"  - {p}" for p in problems))
-
-
-def _examples(values: Sequence[Any], limit: int = 5) -> str:
-    """The first few values, comma separated, with how many more were left out."""
-    shown = ", ".join(str(value) for value in values[:limit])
-    more = len(values) - limit
-    return shown + (f" and {more} more" if more > 0 else "")
-
-
-def _show(value: Any) -> str:
-    """A value as a message shows it: strings quoted, numbers plain."""
-    return repr(value) if isinstance(value, str) else str(value)
-
-
-def check_columns(data: pd.DataFrame, columns: Iterable[str]) -> None:
-    """Every name in ``columns`` is a column of ``data``; all unknown names are listed at once."""
-    if not isinstance(data, pd.DataFrame):
-        raise DidArgumentError(f"data must be a pandas DataFrame, not {type(data).__name__}")
-    missing = [name for name in dict.fromkeys(columns) if name not in data.columns]
-    if not missing:
-        return
-    problems = []
-    for name in missing:
-        hint = ""
-        if name in (data.index.names or []):
-            hint = " (it is an index level: call data.reset_index() first)"
-        elif close := difflib.get_close_matches(str(name), [str(c) for c in data.columns], n=1):
-            hint = f" (did you mean {close[0]!r}?)"
-        problems.append(f"unknown column {name!r}{hint}")
-    _raise_problems(problems)
-
-
-def check_numeric(data: pd.DataFrame, columns: Iterable[str]) -> None:
-    """Every column in ``columns`` holds numbers (or booleans)."""
-    problems = [f"column {name!r} must be numeric, not {data[name].dtype}"
-                for name in dict.fromkeys(columns) if not pd.api.types.is_numeric_dtype(data[name])]
-    _raise_problems(problems)
-
-
-def check_no_missing(data: pd.DataFrame, columns: Iterable[str]) -> None:
-    """No missing (NA) or infinite value in ``columns``: rows are never dropped silently."""
-    problems = []
-    for name in dict.fromkeys(columns):
-        values = data[name]
-        bad = values.isna()
-        what = "missing"
-        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-            infinite = np.isinf(values.to_numpy(dtype=float, na_value=np.nan))
-            bad, what = bad | infinite, ("missing or infinite" if infinite.any() else "missing")
-        if bad.any():
-            problems.append(f"column {name!r} has {int(bad.sum())} {what} values (rows with index "
-                            f"{_examples(list(data.index[bad.to_numpy()]))}); drop or fill them first")
-    _raise_problems(problems)
-
-
-def check_binary(data: pd.DataFrame, column: str) -> None:
-    """``column`` holds only 0 and 1 (missing values are left to :func:`check_no_missing`)."""
-    values = data[column].dropna()
-    offending = values[~values.isin([0, 1])]
-    if len(offending):
-        raise DidArgumentError(
-            f"column {column!r} must be a 0/1 dummy: {len(offending)} rows have other values, "
-            f"the first {_show(offending.iloc[0])} (row with index {_show(offending.index[0])})")
-
-
-def check_unique_unit_time(data: pd.DataFrame, unit: str, time: str) -> None:
-    """Each (unit, time) pair appears in at most one row."""
-    repeated = data.loc[data.duplicated([unit, time], keep=False), [unit, time]]
-    if len(repeated):
-        pairs = repeated.value_counts(sort=False)
-        listed = [f"({u}, {t}) x{n}" for (u, t), n in pairs.items()]
-        raise DidArgumentError(f"({unit}, {time}) must identify the rows: {len(pairs)} pairs "
-                               f"appear more than once: {_examples(listed)}")
-
-
-def check_cohort(data: pd.DataFrame, unit: str, time: str, cohort: str) -> None:
-    """``cohort`` (first treated period, NA if never treated) is one whole period per unit,
-    within the time span of the data."""
-    check_numeric(data, [time, cohort])
-    values = data[cohort]
-    first, last = data[time].min(), data[time].max()
-    problems = []
-    per_unit = values.groupby(data[unit], dropna=False, sort=True).unique()
-    several = per_unit[per_unit.map(len) > 1]
-    if len(several):
-        listed = [f"{unit} {u}: {', '.join(map(str, sorted(v, key=str)))}" for u, v in several.items()]
-        problems.append(f"column {cohort!r} must be constant within a unit: {len(several)} units "
-                        f"have different values in different rows ({_examples(listed)})")
-    cohorts = data.loc[values.notna(), [unit, cohort]].drop_duplicates()
-    fraction = cohorts[cohort] % 1 != 0
-    if fraction.any():
-        listed = [f"{c} of {unit} {u}" for u, c in cohorts.loc[fraction].itertuples(index=False)]
-        problems.append(f"column {cohort!r} must hold whole periods: {_examples(listed)}")
-    for outside, word, bound in ((cohorts[cohort] > last, "after the last", last),
-                                 (cohorts[cohort] < first, "before the first", first)):
-        listed = [f"cohort {c} of {unit} {u}" for u, c in cohorts.loc[outside].itertuples(index=False)]
-        if listed:
-            problems.append(f"column {cohort!r}: {_examples(listed)} {'is' if len(listed) == 1 else 'are'} "
-                            f"{word} {time} {bound} of the data")
-    _raise_problems(problems)
-
+from .estimates import (RESULT_COLUMNS, DidArgumentError, DidResult, _examples, _raise_problems, check_alpha,
+                        check_binary, check_cohort, check_columns, check_no_missing, check_numeric,
+                        check_unique_unit_time)
 
 def _check_formula_names(names: Iterable[str]) -> None:
     problems = [f"column {name!r} cannot be used in a model formula: rename it to letters, digits "
                 "and underscores" for name in dict.fromkeys(names) if not str(name).isidentifier()]
     _raise_problems(problems)
-
-
-def _check_alpha(alpha: float) -> None:
-    if not 0 < alpha < 1:
-        raise DidArgumentError(f"alpha must be between 0 and 1, not {alpha!r}")
 
 
 def _check_regression_inputs(data: pd.DataFrame, y: str, regressors: Sequence[str], unit: str,
@@ -297,7 +136,7 @@ def twfe(data: pd.DataFrame, y: str, treatment: str, controls: str | Iterable[st
     """
     controls = _as_tuple(controls)
     cluster = cluster or unit
-    _check_alpha(alpha)
+    check_alpha(alpha)
     _check_regression_inputs(data, y, (treatment, *controls), unit, time, cluster)
     check_binary(data, treatment)
     terms = (treatment, *controls)
@@ -378,7 +217,7 @@ def event_study(data: pd.DataFrame, y: str, cohort: str, controls: str | Iterabl
     """
     controls = _as_tuple(controls)
     cluster = cluster or unit
-    _check_alpha(alpha)
+    check_alpha(alpha)
     window = _check_window(window, reference)
     _check_regression_inputs(data, y, controls, unit, time, cluster, other_columns=[cohort])
     check_cohort(data, unit, time, cohort)
@@ -470,13 +309,11 @@ def pretrend_test(result: DidResult) -> dict:
 # Heterogeneity-robust estimators, defined in citypilots.staggered
 # ----------------------------------------------------------------------------------------------
 
-_STAGGERED = ("att_gt", "sun_abraham", "imputation", "bacon_decomposition")
+from .staggered import att_gt, bacon_decomposition, imputation, sun_abraham  # noqa: E402  (after the TWFE code it builds on)
 
-
-def __getattr__(name: str) -> Any:
-    """Re-export the estimators of :mod:`citypilots.staggered` (imported lazily: it imports
-    the checks of this module)."""
-    if name in _STAGGERED:
-        from . import staggered
-        return getattr(staggered, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__ = [
+    "DidArgumentError", "DidResult", "RESULT_COLUMNS", "att_gt", "bacon_decomposition",
+    "check_alpha", "check_binary", "check_cohort", "check_columns", "check_no_missing",
+    "check_numeric", "check_unique_unit_time", "event_study", "imputation", "pretrend_test",
+    "sun_abraham", "twfe", "wald_test",
+]

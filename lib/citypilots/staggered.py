@@ -42,8 +42,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .did import (RESULT_COLUMNS, DidArgumentError, DidResult, check_cohort, check_columns, check_no_missing,
-                  check_numeric, check_unique_unit_time)
+from .estimates import (RESULT_COLUMNS, DidArgumentError, DidResult, check_alpha, check_cohort, check_columns,
+                        check_no_missing, check_numeric, check_unique_unit_time)
 
 CONTROL_GROUPS = {"never": "never_treated", "notyet": "not_yet_treated"}
 AGGREGATIONS = ("simple", "dynamic", "group", "calendar")
@@ -65,11 +65,6 @@ _FIRST_TREAT = "_first_treat"  # the internal diff_diff column: 0 = never treate
 def _check_choice(name: str, value: Any, allowed: Sequence[str]) -> None:
     if value not in allowed:
         raise DidArgumentError(f"{name}={value!r} is not allowed; use one of: {', '.join(map(repr, allowed))}")
-
-
-def _check_alpha(alpha: float) -> None:
-    if not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
-        raise DidArgumentError(f"alpha={alpha!r} must be a number between 0 and 1 (e.g. 0.05 for 95% intervals)")
 
 
 def _prepare(data: pd.DataFrame, y: str, unit: str, time: str, cohort: str,
@@ -199,7 +194,7 @@ def att_gt(data: pd.DataFrame, y: str, unit: str, time: str, cohort: str, contro
     """
     _check_choice("control_group", control_group, tuple(CONTROL_GROUPS))
     _check_choice("estimation_method", estimation_method, ESTIMATION_METHODS)
-    _check_alpha(alpha)
+    check_alpha(alpha)
     frame, shift = _prepare(data, y, unit, time, cohort, covariates)
     if control_group == "never":
         _never_treated_required(frame, cohort)
@@ -330,7 +325,7 @@ def sun_abraham(data: pd.DataFrame, y: str, unit: str, time: str, cohort: str,
     event time to report (the regression stays fully saturated, so no estimate changes).
     Standard errors clustered by unit (CR1).
     """
-    _check_alpha(alpha)
+    check_alpha(alpha)
     frame, _ = _prepare(data, y, unit, time, cohort, covariates)  # event times do not move with a shift
     _never_treated_required(frame, cohort)
     if window is not None:
@@ -382,7 +377,7 @@ def imputation(data: pd.DataFrame, y: str, unit: str, time: str, cohort: str,
     for 0..H, or a list of event times >= 0), over the treated observations at each horizon.
     Standard errors: the paper's conservative variance (Theorem 3), clustered by unit.
     """
-    _check_alpha(alpha)
+    check_alpha(alpha)
     frame, _ = _prepare(data, y, unit, time, cohort, covariates)
     wanted: list[int] = []
     if horizons is not None:
