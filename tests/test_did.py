@@ -34,7 +34,7 @@ from citypilots.did import (
     wald_test,
 )
 from citypilots.panel import CONTROLS
-from citypilots.simulate import simulate_panel
+from citypilots.simulate import planted_sizes, simulate_panel
 
 SINGLE_PILOTS = ("Innova_policy", "Smart_policy")
 
@@ -61,9 +61,8 @@ def default_twfe(sim):
 def planted_dual_effect(spec: dict) -> float:
     """The homogeneous Dual_policy effect on top of the two single pilots: the synergy plus the
     effects mediated by TI and IU (Dual_policy shifts each mediator by a, Safety moves b per unit)."""
-    effects = spec["effects"]
-    mediated = sum(m["a"] * m["b"] for m in effects["mediators"].values())
-    return effects["dual"]["level"] + mediated
+    mediated = sum(m["a"] * m["b"] for m in spec["effects"]["mediators"].values())
+    return planted_sizes(spec)["dual"] + mediated
 
 
 @pytest.fixture(scope="module")
@@ -72,10 +71,10 @@ def linear_outcome(homogeneous):
     effects, not truncated at zero.
 
     The observed Safety is max(0, no-pilot outcome + effects): in the homogeneous simulation the
-    effects are not scaled to a city's death level, so many dual-pilot city-years hit zero and
-    the realised synergy is about half the planted one. Adding the planted effects to the
-    realised no-pilot outcome keeps everything else in the simulation (spillovers, other
-    policies, covariate trends, AR(1) shocks) and makes the effect exactly constant.
+    effects are not scaled to a city's death level, so some dual-pilot city-years hit zero.
+    Adding the planted effects to the realised no-pilot outcome keeps everything else in the
+    simulation (spillovers, other policies, covariate trends, AR(1) shocks) and makes the effect
+    exactly constant.
     """
     truth = homogeneous.truth.effects
     planted = truth[["single", "synergy", "mediated_TI", "mediated_IU"]].sum(axis=1)
@@ -203,8 +202,8 @@ def test_clustered_standard_errors_match_linearmodels_up_to_the_small_sample_fac
 def test_homogeneous_simulation_plants_constant_effects(homogeneous):
     """What the next tests compare with: in the homogeneous simulation the single effects, the
     synergy and the mediated effects are constants times the dummies."""
-    data, truth, effects = homogeneous.data, homogeneous.truth.effects, homogeneous.spec["effects"]
-    single = effects["innovation_single"] * data["Innova_policy"] + effects["smart_single"] * data["Smart_policy"]
+    data, truth, sizes = homogeneous.data, homogeneous.truth.effects, planted_sizes(homogeneous.spec)
+    single = sizes["innovation_single"] * data["Innova_policy"] + sizes["smart_single"] * data["Smart_policy"]
     dual_part = truth[["synergy", "mediated_TI", "mediated_IU"]].sum(axis=1)
     np.testing.assert_allclose(truth["single"], single, atol=1e-12)
     np.testing.assert_allclose(dual_part, planted_dual_effect(homogeneous.spec) * data["Dual_policy"], atol=1e-12)
@@ -219,9 +218,9 @@ def test_twfe_covers_the_planted_dual_effect_on_the_homogeneous_panel(homogeneou
     confounding left in the untreated outcome (spillovers from neighbouring dual cities, other
     policies, trends in the uncontrolled mediators), and the 95% interval covers the truth.
     """
-    effects = homogeneous.spec["effects"]
+    sizes = planted_sizes(homogeneous.spec)
     planted = {"Dual_policy": planted_dual_effect(homogeneous.spec),
-               "Innova_policy": effects["innovation_single"], "Smart_policy": effects["smart_single"]}
+               "Innova_policy": sizes["innovation_single"], "Smart_policy": sizes["smart_single"]}
     regressors = ("Innova_policy", "Smart_policy", *CONTROLS)
     result = twfe(linear_outcome, "Safety_linear", "Dual_policy", regressors)
     for term, value in planted.items():

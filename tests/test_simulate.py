@@ -10,7 +10,7 @@ import pytest
 
 from citypilots import panel as panel_module
 from citypilots.paper import load_descriptives
-from citypilots.simulate import calibrate, load_spec, simulate_panel, twfe_dual_estimate
+from citypilots.simulate import calibrate, load_spec, planted_sizes, simulate_panel, twfe_dual_estimate
 
 # SHA-256 of the default panel written as CSV. It changes only when the specification, the
 # calendars, the generator or the pinned NumPy/pandas change; update it deliberately.
@@ -106,10 +106,22 @@ def test_the_synergy_starts_two_years_after_the_second_pilot(sim):
 
 def test_homogeneous_effects_are_one_line_away():
     homogeneous = simulate_panel(overrides={"effects.homogeneous": True})
-    level = homogeneous.spec["effects"]["dual"]["level"]
-    dual = homogeneous.data["Dual_policy"] == 1
-    assert (homogeneous.truth.effects.loc[dual, "synergy"] == level).all()
-    assert (homogeneous.truth.effects["moderation"] == 0).all()
+    sizes = planted_sizes(homogeneous.spec)
+    assert sizes == homogeneous.spec["effects"]["homogeneous_sizes"]
+    data, effects = homogeneous.data, homogeneous.truth.effects
+    dual = data["Dual_policy"] == 1
+    assert (effects.loc[dual, "synergy"] == sizes["dual"]).all()
+    assert (effects["moderation"] == 0).all()
+    single = sizes["innovation_single"] * data["Innova_policy"] + sizes["smart_single"] * data["Smart_policy"]
+    assert np.allclose(effects["single"], single)
+    # The constant effect is realised: the zero floor binds in few dual-pilot city-years, and
+    # where it does not, observed minus no-pilot deaths is the planted total (to the rounding
+    # to whole deaths).
+    zero = data["Safety"] == 0
+    assert (zero & dual).sum() / dual.sum() < 0.12
+    planted_total = single + effects["synergy"] + effects["mediated_TI"] + effects["mediated_IU"]
+    realised = dual & ~zero & (effects["Safety_no_pilot"] > 0)
+    assert np.allclose(effects.loc[realised, "effect_total"], planted_total[realised], atol=0.011)
 
 
 def test_an_override_with_a_typo_is_an_error():

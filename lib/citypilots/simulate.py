@@ -266,6 +266,20 @@ def _absorbing(years: np.ndarray, adoption: np.ndarray) -> np.ndarray:
         return (years[None, :] >= adoption[:, None]).astype(np.int64)
 
 
+def planted_sizes(spec: dict) -> dict:
+    """The planted sizes of the single-pilot effects and of the dual-pilot synergy.
+
+    Heterogeneous mode: ``innovation_single``, ``smart_single`` and ``dual.level`` (for a pilot
+    city of average death level; the synergy then grows). Homogeneous mode: the constant sizes of
+    ``effects.homogeneous_sizes``. The mediated parts (a x b of TI and IU) come on top of ``dual``.
+    """
+    effects = spec["effects"]
+    if effects["homogeneous"]:
+        return dict(effects["homogeneous_sizes"])
+    return {"innovation_single": effects["innovation_single"], "smart_single": effects["smart_single"],
+            "dual": effects["dual"]["level"]}
+
+
 # ----------------------------------------------------------------------------------------------
 # The simulation
 # ----------------------------------------------------------------------------------------------
@@ -389,16 +403,19 @@ def simulate_panel(spec: str | Path | dict | None = None, seed: int | None = Non
     # death level and scale with the city's mean level without pilots (pilots cut deaths in
     # proportion to how many a city has), and no pilot removes more than `max_share` of a city's
     # deaths in a year; the synergy waits `delay` years, then grows, and is scaled by adoption order and city
-    # type; SR moderates it. Homogeneous: every effect constant from adoption on, the same everywhere.
+    # type; SR moderates it. Homogeneous: every effect constant from adoption on, the same everywhere,
+    # with the sizes of `homogeneous_sizes` (small enough for the zero floor to bind rarely: a constant
+    # effect larger than a city's deaths cannot be realised).
     event_time = years[None, :] - dual_year[:, None]
     dual_spec = effects["dual"]
     level_without_pilots = np.maximum(baseline, 0.0)
     city_mean_level = level_without_pilots.mean(axis=1, keepdims=True)
+    sizes = planted_sizes(spec)
     scale = np.ones((n, 1)) if homogeneous else city_mean_level / city_mean_level[is_pilot].mean()
-    innovation_single = effects["innovation_single"] * innovation_policy * scale
-    smart_single = effects["smart_single"] * smart_policy * scale
+    innovation_single = sizes["innovation_single"] * innovation_policy * scale
+    smart_single = sizes["smart_single"] * smart_policy * scale
     if homogeneous:
-        synergy = dual_spec["level"] * dual_policy.astype(float)
+        synergy = sizes["dual"] * dual_policy.astype(float)
         moderation = np.zeros_like(synergy)
     else:
         order = np.where(innovation_year < smart_year, "innovation_first",
