@@ -107,3 +107,15 @@ def test_event_study_plot_marks_zero_reference_and_truth():
     assert any(line.get_xdata()[0] == -1 and line.get_linestyle() == "--" for line in ax.lines)
     assert any(list(line.get_ydata()) == [0, 0] for line in ax.lines)  # the zero line
     assert "planted truth" in " ".join(t.get_text() for t in ax.get_legend().get_texts())
+
+
+def test_estimates_against_truths_sets_every_estimator_beside_every_truth():
+    from citypilots.did import DidResult
+
+    table_a = pd.DataFrame({"estimate": [-0.5], "std_error": [0.1], "ci_low": [-0.7], "ci_high": [-0.3],
+                            "p_value": [0.0]}, index=["Dual_policy"])
+    result = DidResult("TWFE", table_a, 100, 10, "clustered", main_term="Dual_policy")
+    table = tables.estimates_against_truths({"TWFE": result}, {"dual vs none": -0.75, "second pilot": -0.6})
+    assert table.loc["TWFE", ("This book", "estimate")] == -0.5
+    assert table.loc["TWFE", ("This book", "95% interval")] == "[-0.700, -0.300]"
+    assert table.loc["TWFE", ("Truth", "second pilot")] == -0.6

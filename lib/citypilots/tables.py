@@ -107,3 +107,22 @@ def paper_book_truth(rows: list[dict], decimals: int = 3) -> pd.DataFrame:
     table = pd.DataFrame(records, index=pd.Index([row["label"] for row in rows], name=None))
     table.columns = pd.MultiIndex.from_tuples(table.columns)
     return table
+
+
+def estimates_against_truths(estimates: dict, truths: dict, decimals: int = 3) -> pd.DataFrame:
+    """Several estimators beside several candidate estimands: which truth does each land on?
+
+    ``estimates``: label -> :class:`citypilots.did.DidResult` (its main term is used).
+    ``truths``: label -> planted value (an estimand computed from the simulation's truth).
+    Rows are estimators; columns the estimate, its 95% interval, and each truth.
+    """
+    rows = {}
+    for label, result in estimates.items():
+        low, high = result.conf_int()
+        row = {("This book", "estimate"): round(result.estimate(), decimals),
+               ("This book", "95% interval"): f"[{low:.{decimals}f}, {high:.{decimals}f}]"}
+        row.update({("Truth", name): round(value, decimals) for name, value in truths.items()})
+        rows[label] = row
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.columns = pd.MultiIndex.from_tuples(table.columns)
+    return table
