@@ -8,20 +8,18 @@ their benchmarks to ``BENCHMARKS``.
 from __future__ import annotations
 
 import sys
-import time
+
+from mechanism import bootstrap_draw_speedup_over_pyfixest, fully_interacted_to_split_twfe, mediation_bootstrap_seconds
+from robustness import placebo_speedup
+from spatial import spatial_durbin_seconds, spatial_sweep_seconds
+from timing import best_of
 
 
 def simulate_seconds() -> float:
     """Wall time of one simulation of the main paper's 3,488-row panel (best of three)."""
     from citypilots.simulate import simulate_panel
 
-    simulate_panel()  # warm up: imports and file reads
-    times = []
-    for _ in range(3):
-        start = time.perf_counter()
-        simulate_panel()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    return best_of(simulate_panel, 3)
 
 
 def validate_panel_seconds() -> float:
@@ -35,24 +33,7 @@ def validate_panel_seconds() -> float:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "panel.csv"
         to_csv(simulate_panel().data, path)
-        load_panel(path)  # warm up
-        times = []
-        for _ in range(3):
-            start = time.perf_counter()
-            load_panel(path)
-            times.append(time.perf_counter() - start)
-    return min(times)
-
-
-def best_of(function, repeats: int = 5) -> float:
-    """The shortest wall time of ``repeats`` calls (after one warm-up call)."""
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        return best_of(lambda: load_panel(path), 3)
 
 
 def estimator_to_twfe(estimator: str):
@@ -88,6 +69,12 @@ BENCHMARKS = {
     "validate_panel_seconds": validate_panel_seconds,
     **{f"{name}_to_twfe": estimator_to_twfe(name)
        for name in ("event_study", "att_gt", "sun_abraham", "imputation", "bacon_decomposition")},
+    "mediation_bootstrap_seconds": mediation_bootstrap_seconds,
+    "bootstrap_draw_speedup_over_pyfixest": bootstrap_draw_speedup_over_pyfixest,
+    "fully_interacted_to_split_twfe": fully_interacted_to_split_twfe,
+    "placebo_speedup": placebo_speedup,
+    "spatial_sweep_seconds": spatial_sweep_seconds,
+    "spatial_durbin_seconds": spatial_durbin_seconds,
 }
 
 

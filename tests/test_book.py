@@ -25,7 +25,8 @@ def test_the_book_builds_with_every_chapter_executed(tmp_path):
     assert result.returncode == 0, log[-6000:]
     html = output / "_build" / "html"
     for page in ["book/intro.html", "book/about_data_and_code.html", "notebooks/policy_context.html",
-                 "notebooks/baseline.html"]:
+                 "notebooks/baseline.html", "notebooks/robustness.html", "notebooks/mechanism.html",
+                 "notebooks/spatial.html", "notebooks/heterogeneity.html"]:
         assert (html / page).is_file(), page
     chapter = (html / "notebooks" / "policy_context.html").read_text(encoding="utf-8")
     assert "Traceback" not in chapter

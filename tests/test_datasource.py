@@ -8,6 +8,7 @@ read back through the loader, which is exactly the path a real file takes.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import jupytext
@@ -84,3 +85,8 @@ def test_every_chapter_runs_on_a_real_panel(chapter, panel_file, monkeypatch):
     client.execute(env=dict(os.environ))
     outputs = "".join(str(output) for cell in notebook.cells for output in cell.get("outputs", []))
     assert str(panel_file) in outputs  # the chapter says which data it ran on
+    # Every number the prose refers to is glued on real data too (a missing key breaks the build).
+    glued = {output.get("metadata", {}).get("scrapbook", {}).get("name")
+             for cell in notebook.cells for output in cell.get("outputs", [])}
+    referenced = set(re.findall(r"\{glue(?::[a-z]+)?\}`([A-Za-z_][A-Za-z0-9_]*)", chapter.read_text(encoding="utf-8")))
+    assert referenced <= glued, f"not glued on a real panel: {sorted(referenced - glued)}"

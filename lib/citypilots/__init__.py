@@ -13,6 +13,15 @@ Modules, one idea each:
 - ``estimates``   the one result shape of every estimator, and the shared argument checks
 - ``did``         TWFE, event study, pre-trend test; the robust estimators re-exported
 - ``staggered``   Callaway-Sant'Anna, Sun-Abraham, imputation, Goodman-Bacon (wrapping diff-diff)
+- ``placebo``     randomization inference: permuted adoption, the fast Frisch-Waugh-Lovell version
+- ``instruments`` 2SLS with fixed effects, first-stage and Kleibergen-Paap statistics
+- ``matching``    propensity scores, caliper matching, balance, PSM-DID
+- ``bootstrap``   the wild cluster bootstrap of a TWFE coefficient
+- ``pretrends``   sensitivity to violations of parallel trends (Rambachan-Roth, via diff-diff)
+- ``robustness``  small helpers of the robustness checks (lags within a unit)
+- ``mechanism``   mediation (paths, identity, cluster bootstrap), a planted confounder, moderation
+- ``heterogeneity`` effects by group: split and fully interacted TWFE, tests of differences, size classes
+- ``spatial``     weight matrices, the spatial Durbin panel model, LeSage-Pace impacts, distance bands
 - ``tables``      tables that put the paper, this book's estimate and the truth side by side
 - ``plots``       the house figure style and the book's standard figures
 """

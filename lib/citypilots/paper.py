@@ -22,6 +22,13 @@ def load_estimates() -> pd.DataFrame:
                        na_values={"estimate": [""], "se": [""]})
 
 
+def load_findings() -> list[dict]:
+    """The paper's qualitative findings (``findings.yml``): id, section, claim, numbers, note."""
+    import yaml
+
+    return yaml.safe_load((data_dir() / "paper" / "findings.yml").read_text(encoding="utf-8"))
+
+
 def printed(table: int, column: int, term: str, panel: str = "") -> pd.Series:
     """The paper's printed estimate, SE and stars for one cell; KeyError if it printed none.
 

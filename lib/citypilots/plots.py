@@ -203,3 +203,337 @@ def bacon_scatter(result, ylabel: str | None = None, label_weight: float = 0.05)
     ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     return fig
+
+
+def marginal_effect_plot(effects: pd.DataFrame, moderator_values: np.ndarray | pd.Series | None = None,
+                         truth: pd.Series | None = None, xlabel: str = "moderator",
+                         ylabel: str = "effect on the outcome",
+                         truth_label: str = "planted (realised)") -> plt.Figure:
+    """The effect of a treatment across a moderator's values, with its confidence band.
+
+    ``effects``: indexed by moderator value, columns ``estimate``, ``ci_low``, ``ci_high`` (e.g.
+    :func:`citypilots.mechanism.marginal_effects`). ``moderator_values``: the moderator's observed
+    values, drawn as a histogram under the curve so the reader sees where the data are.
+    ``truth``: a planted line (moderator value -> effect), dashed. Greyscale-safe: the band is
+    grey, the estimate a solid line, the truth dashed.
+    """
+    set_style()
+    if moderator_values is not None:
+        fig, (ax, ax_hist) = plt.subplots(2, 1, sharex=True, figsize=(7.5, 4.8),
+                                          gridspec_kw={"height_ratios": [3.2, 1]})
+    else:
+        fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    z = np.asarray(effects.index, dtype=float)
+    ax.fill_between(z, effects["ci_low"], effects["ci_high"], color="#bdbdbd", alpha=0.7, lw=0,
+                    label="95% confidence band")
+    ax.plot(z, effects["estimate"], color=PALETTE["dual"], lw=1.8, label="estimated effect")
+    if truth is not None:
+        ax.plot(np.asarray(truth.index, dtype=float), truth.to_numpy(), color="black", lw=1.4, ls="--",
+                label=truth_label)
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8, loc="best")
+    if moderator_values is not None:
+        ax_hist.hist(np.asarray(moderator_values, dtype=float), bins=40, color="#737373")
+        ax_hist.set_ylabel("observations")
+        ax_hist.set_xlabel(xlabel)
+    else:
+        ax.set_xlabel(xlabel)
+    fig.tight_layout()
+    return fig
+
+
+def sensitivity_plot(table: pd.DataFrame, truth: float | None = None, xlabel: str = "parameter",
+                     ylabel: str = "estimate", truth_label: str = "planted value",
+                     reference: float | None = None) -> plt.Figure:
+    """An estimate with its interval as one parameter of the data changes (a sensitivity curve).
+
+    ``table``: indexed by the parameter, columns ``estimate``, ``ci_low``, ``ci_high``. ``truth``:
+    the value the estimate should recover at every parameter value (a dashed horizontal line).
+    ``reference``: a parameter value to mark with a dotted vertical line (e.g. the unconfounded data).
+    """
+    set_style()
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    x = np.asarray(table.index, dtype=float)
+    ax.errorbar(x, table["estimate"], yerr=[table["estimate"] - table["ci_low"], table["ci_high"] - table["estimate"]],
+                fmt="o-", color=PALETTE["dual"], ms=5, capsize=3, lw=1.2, label="estimate, 95% interval")
+    if truth is not None:
+        ax.axhline(truth, color="black", lw=1.4, ls="--", label=truth_label)
+    if reference is not None:
+        ax.axvline(reference, color="#7f7f7f", lw=0.8, ls=":")
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def group_coefficient_plot(estimates: dict, points: dict | None = None,
+                           xlabel: str = "effect on the outcome", aligned: dict | None = None) -> plt.Figure:
+    """Coefficients of several splits of the sample, one row per group, grouped by split.
+
+    ``estimates``: label -> frame indexed by (split, group) with ``estimate``, ``ci_low`` and
+    ``ci_high``: drawn as markers with 95% intervals, offset vertically and differing in shape.
+    ``points``: label -> Series indexed by (split, group), drawn as markers without intervals
+    (e.g. a paper's printed numbers, planted values); rows missing from a series are skipped.
+    ``aligned``: point label -> estimate label, to draw those points on that estimator's line
+    (e.g. each estimator's planted target); other points sit on the group's centre line.
+    Splits are separated by lines and named on the left; a vertical line marks zero.
+    """
+    set_style()
+    points = points or {}
+    rows = list(dict.fromkeys(key for frame in estimates.values() for key in frame.index))
+    for series in points.values():
+        rows += [key for key in series.index if key not in rows]
+    splits = list(dict.fromkeys(split for split, _ in rows))
+    rows = [row for split in splits for row in rows if row[0] == split]
+    position, ticks, tick_labels, headers = {}, [], [], []
+    level = 0.0
+    for split in splits:
+        headers.append(level)
+        ticks.append(level)
+        tick_labels.append(str(split))
+        level -= 1
+        for row in rows:
+            if row[0] == split:
+                position[row] = level
+                ticks.append(level)
+                tick_labels.append(str(row[1]))
+                level -= 1
+    height = 0.42 * len(ticks) + 2.0
+    fig, ax = plt.subplots(figsize=(7.5, height))
+    markers, colours = ["o", "s", "^", "v"], [PALETTE["dual"], "#d95f02", "#1b9e77", "#4d4d4d"]
+    width = 0.36
+    offsets = np.linspace(width / 2, -width / 2, len(estimates)) if len(estimates) > 1 else [0.0]
+    offset_of = dict(zip(estimates, offsets))
+    for (label, frame), offset, marker, colour in zip(estimates.items(), offsets, markers, colours):
+        frame = frame.dropna(subset=["estimate"])
+        y = np.array([position[row] for row in frame.index]) + offset
+        ax.errorbar(frame["estimate"], y, xerr=[frame["estimate"] - frame["ci_low"], frame["ci_high"] - frame["estimate"]],
+                    fmt=marker, color=colour, ms=5, capsize=2, lw=1, label=label)
+    point_styles = [dict(marker="D", facecolors="white", edgecolors="black", s=30),
+                    dict(marker="x", color="black", s=40), dict(marker="+", color="black", s=60),
+                    dict(marker="|", color="black", s=80)]
+    for (label, series), style in zip(points.items(), point_styles):
+        series = series.dropna()
+        shift = offset_of.get((aligned or {}).get(label), 0.0)
+        ax.scatter(series.to_numpy(dtype=float), [position[row] + shift for row in series.index], zorder=4, lw=1.2,
+                   label=label, **style)
+    for header in headers[1:]:
+        ax.axhline(header + 0.5, color="#bdbdbd", lw=0.8)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(ticks, tick_labels)
+    for tick, value in zip(ax.get_yticklabels(), ticks):
+        if value in headers:
+            tick.set_fontweight("bold")
+    ax.tick_params(axis="y", length=0)
+    ax.set_ylim(level + 0.5, 0.5)
+    ax.set_xlabel(xlabel)
+    ax.grid(axis="y", visible=False)
+    n_entries = len(estimates) + len(points)
+    fig.legend(*ax.get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=8)
+    fig.tight_layout(rect=(0, (0.1 + 0.2 * ((n_entries + 1) // 2)) / height, 1, 1))
+    return fig
+
+
+def distance_band_plot(sweep: pd.DataFrame, planted: pd.DataFrame | None = None,
+                       boundaries_km: tuple[float, ...] = (), level: float = 0.90,
+                       ylabel: str = "spillover: indirect effect (hundreds of deaths)",
+                       estimate_label: str = "this book: band estimate") -> plt.Figure:
+    """Spillover estimates by distance band with intervals, over the planted spillover.
+
+    ``sweep``: a :func:`citypilots.spatial.distance_band_sweep` table (``low_km``, ``high_km``,
+    ``indirect``, ``ci_low``, ``ci_high``, optionally ``target_indirect``); each estimate is drawn
+    at its band's midpoint with its ``level`` interval. ``planted`` (optional): a
+    :func:`citypilots.spatial.planted_band_curve` table, drawn as a solid step line; the sweep's
+    ``target_indirect`` (the planted spillover projected on each band's design) as a dashed line.
+    ``boundaries_km``: vertical dotted lines (e.g. a paper's reported boundaries).
+    """
+    set_style()
+    fig, ax = plt.subplots(figsize=(7.5, 4.4))
+    middle = (sweep["low_km"] + sweep["high_km"]) / 2
+    ax.errorbar(middle, sweep["indirect"], yerr=[sweep["indirect"] - sweep["ci_low"], sweep["ci_high"] - sweep["indirect"]],
+                fmt="o", color=PALETTE["dual"], ms=4.5, capsize=2, lw=1, zorder=3,
+                label=f"{estimate_label} ({level:.0%} interval)")
+    if planted is not None:
+        edges = np.r_[planted["low_km"].to_numpy(), planted["high_km"].to_numpy()[-1]]
+        values = np.r_[planted["planted_indirect"].to_numpy(), planted["planted_indirect"].to_numpy()[-1]]
+        ax.step(edges, values, where="post", color="black", lw=1.6,
+                label="planted: effect per dual city × mean cities in the band")
+    if "target_indirect" in sweep:
+        ax.plot(middle, sweep["target_indirect"], color="#4d4d4d", lw=1.2, ls="--", marker="x", ms=4,
+                label="planted spillover projected on each band's regressor")
+    for boundary in boundaries_km:
+        ax.axvline(boundary, color="#7f7f7f", lw=0.9, ls=":")
+    if boundaries_km:
+        ax.annotate("paper's boundaries", xy=(boundaries_km[0], ax.get_ylim()[1]), xytext=(3, -10),
+                    textcoords="offset points", fontsize=8, color="#555555")
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xlim(0, float(sweep["high_km"].max()))
+    ax.set_xlabel("distance band (km from a city, 100 km bands, drawn at their midpoints)")
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def distance_rings_map(cities: pd.DataFrame, centre, radii_km=(800, 1400), faint_step_km: float = 100,
+                       faint_last_km: float = 2500, unit: str = "adcode", label: str | None = None,
+                       imputed: pd.Series | None = None) -> plt.Figure:
+    """City seats by pilot group, with great-circle distance rings around one city.
+
+    ``cities``: one row per city with ``unit``, ``lon``, ``lat`` and ``group`` (dual / single /
+    none). ``centre``: the ``unit`` of the city at the centre. Bold dashed rings at ``radii_km``;
+    faint rings every ``faint_step_km`` up to ``faint_last_km`` (the sweep's bands). ``imputed``
+    (optional, boolean by ``unit``): pilot cities whose status rests on an imputed calendar year
+    are drawn hollow. Markers differ in shape and fill (greyscale-safe); no coastline is drawn.
+    """
+    set_style()
+    table = cities.set_index(unit)
+    lon0, lat0 = float(table.at[centre, "lon"]), float(table.at[centre, "lat"])
+    fig, ax = plt.subplots(figsize=(7.5, 6.6))
+    bearings = np.radians(np.linspace(0, 360, 361))
+
+    def ring(radius_km: float):
+        angle = radius_km / 6371.0
+        lat1, lon1 = np.radians(lat0), np.radians(lon0)
+        lat2 = np.arcsin(np.sin(lat1) * np.cos(angle) + np.cos(lat1) * np.sin(angle) * np.cos(bearings))
+        lon2 = lon1 + np.arctan2(np.sin(bearings) * np.sin(angle) * np.cos(lat1),
+                                 np.cos(angle) - np.sin(lat1) * np.sin(lat2))
+        return np.degrees(lon2), np.degrees(lat2)
+
+    for radius in np.arange(faint_step_km, faint_last_km + 1, faint_step_km):
+        ax.plot(*ring(radius), color="#d9d9d9", lw=0.5, zorder=1)
+    for radius in radii_km:
+        lon_ring, lat_ring = ring(radius)
+        ax.plot(lon_ring, lat_ring, color="black", lw=1.2, ls="--", zorder=2)
+        ax.annotate(f"{radius:,.0f} km", xy=(lon_ring[0], lat_ring[0]), xytext=(3, 2), textcoords="offset points",
+                    fontsize=8)
+    hollow = (imputed.reindex(table.index, fill_value=False).astype(bool) if imputed is not None
+              else pd.Series(False, index=table.index))
+    styles = {"none": ("o", PALETTE["none"], "#8c8c8c", "no pilot"), "single": ("^", "#737373", "#404040", "one pilot"),
+              "dual": ("D", PALETTE["dual"], PALETTE["dual"], "both pilots (dual)")}
+    for group, (marker, face, edge, text) in styles.items():
+        for is_hollow in (False, True):
+            rows = (table["group"] == group) & (hollow == is_hollow if group != "none" else not is_hollow)
+            if not rows.any():
+                continue
+            note = ", a pilot year imputed" if is_hollow else ""
+            ax.scatter(table.loc[rows, "lon"], table.loc[rows, "lat"], s=26, marker=marker,
+                       facecolors="white" if is_hollow else face, edgecolors=edge, linewidths=0.9, zorder=3,
+                       label=f"{text}{note} ({int(rows.sum())})")
+    ax.scatter([lon0], [lat0], s=160, marker="*", color="black", zorder=4,
+               label=label or f"centre: {centre}")
+    ax.set_xlim(table["lon"].min() - 3, table["lon"].max() + 3)
+    ax.set_ylim(table["lat"].min() - 3, table["lat"].max() + 3)
+    ax.set_xlabel("longitude (degrees east)")
+    ax.set_ylabel("latitude (degrees north)")
+    ax.set_aspect(1 / np.cos(np.radians(lat0)))
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def placebo_distribution_plot(result, xlabel: str = "placebo coefficient (hundreds of deaths)",
+                              significance: float = 0.1) -> plt.Figure:
+    """A permutation placebo (the paper's Figure 3): placebo coefficients and their p-values.
+
+    ``result``: a :class:`citypilots.placebo.PlaceboResult`. Grey bars: the distribution of the
+    placebo coefficients (left axis, density); hollow circles: each draw's conventional p-value
+    (right axis) with a dotted line at ``significance``; the dashed line marks the real estimate.
+    """
+    set_style()
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    draws = result.draws.dropna(subset=["estimate"])
+    real = result.real.estimate()
+    low, high = min(draws["estimate"].min(), real), max(draws["estimate"].max(), real)
+    pad = 0.05 * (high - low)
+    bins = np.linspace(low - pad, high + pad, 60)
+    ax.hist(draws["estimate"], bins=bins, density=True, color="#bdbdbd", edgecolor="#969696", lw=0.4,
+            label=f"placebo coefficients ({len(draws):,} draws)")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("density of placebo coefficients")
+    right = ax.twinx()
+    right.scatter(draws["estimate"], draws["p_value"], s=9, facecolors="none", edgecolors="#08306b", lw=0.5,
+                  label="p-value of each placebo draw (right axis)")
+    right.axhline(significance, color="#08306b", lw=0.8, ls=":", label=f"p = {significance:g}")
+    right.set_ylim(0, 1.02)
+    right.set_ylabel("p-value (clustered by city)")
+    right.grid(False)
+    right.spines["right"].set_visible(True)
+    ax.axvline(real, color="black", lw=1.2, ls="--", label=f"real estimate {real:.3f}")
+    ax.axvline(0, color="#7f7f7f", lw=0.6)
+    handles = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
+    labels = ax.get_legend_handles_labels()[1] + right.get_legend_handles_labels()[1]
+    ax.legend(handles, labels, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def pretrend_sensitivity_plot(sensitivity, ylabel: str = "effect on Safety (hundreds of deaths)",
+                              xlabel: str | None = None, truth: float | None = None) -> plt.Figure:
+    """The Rambachan-Roth sensitivity plot: robust confidence intervals against the bound M.
+
+    ``sensitivity``: a :class:`citypilots.pretrends.PretrendSensitivity`. The left-most bar is the
+    conventional interval (parallel trends exact); the others are the robust intervals for each M
+    of the grid. The dotted vertical line is the breakdown value, where the interval first
+    includes zero; ``truth`` (optional) is drawn as a horizontal line.
+    """
+    set_style()
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    table = sensitivity.table
+    values = table.index.to_numpy(dtype=float)
+    step = np.diff(values).min() if len(values) > 1 else 1.0
+    original_x = values.min() - 1.5 * step
+    original = sensitivity.original
+    ax.errorbar([original_x], [original["estimate"]],
+                yerr=[[original["estimate"] - original["ci_low"]], [original["ci_high"] - original["estimate"]]],
+                fmt="s", color="black", ms=5, capsize=3, lw=1.2, label="conventional interval (parallel trends)")
+    middle = (table["ci_low"] + table["ci_high"]) / 2
+    ax.errorbar(values, middle, yerr=[middle - table["ci_low"], table["ci_high"] - middle], fmt="none",
+                color=PALETTE["dual"], capsize=3, lw=1.4, label=f"robust interval ({sensitivity.extra['ci_method']})")
+    ax.axhline(0, color="black", lw=0.8)
+    if truth is not None:
+        ax.axhline(truth, color="#555555", lw=1.0, ls="-.", label=f"planted truth {truth:.3f}")
+    if sensitivity.breakdown is not None:
+        ax.axvline(sensitivity.breakdown, color="#555555", lw=1.0, ls=":",
+                   label=f"breakdown value {sensitivity.breakdown:.3g}")
+    symbol = "M" if sensitivity.method == "smoothness" else "Mbar"
+    ticks = [original_x, *values]
+    ax.set_xticks(ticks, ["original", *[f"{v:.3g}" for v in values]], rotation=45)
+    ax.set_xlabel(xlabel or (f"{symbol}: largest change in the slope of the trend violation per year "
+                             "(hundreds of deaths)" if symbol == "M" else
+                             f"{symbol}: post-period change as a multiple of the largest pre-period change"))
+    ax.set_ylabel(ylabel)
+    ax.set_title(f"{int(round(100 * (1 - sensitivity.alpha)))}% intervals for the {sensitivity.target}",
+                 loc="left", fontsize=10)
+    fig.set_figheight(5.0)
+    fig.legend(*ax.get_legend_handles_labels(), fontsize=8, loc="lower center", ncol=2)
+    fig.tight_layout(rect=(0, 0.75 / fig.get_figheight(), 1, 1))
+    return fig
+
+
+def covariate_balance_plot(balance: pd.DataFrame, threshold: float = 10.0) -> plt.Figure:
+    """Standardised differences before and after matching (a "love plot").
+
+    ``balance``: a :func:`citypilots.matching.balance_table`. Hollow circles: before matching;
+    filled squares: after; dotted lines at +/- ``threshold`` percent.
+    """
+    set_style()
+    rows = list(balance.index)
+    fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(rows) + 1.6))
+    y = np.arange(len(rows))
+    ax.scatter(balance[("Before matching", "std. diff. (%)")], y, s=40, facecolors="white", edgecolors="black",
+               lw=1.1, label="before matching", zorder=3)
+    ax.scatter(balance[("After matching", "std. diff. (%)")], y, s=36, marker="s", color=PALETTE["dual"],
+               label="after matching", zorder=3)
+    for position in (-threshold, threshold):
+        ax.axvline(position, color="#7f7f7f", lw=0.8, ls=":")
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(y, rows)
+    ax.set_ylim(len(rows) - 0.5, -0.5)
+    ax.set_xlabel("standardised difference, treated minus control (% of the pooled SD before matching)")
+    fig.legend(*ax.get_legend_handles_labels(), fontsize=8, loc="lower center", ncol=2)
+    fig.tight_layout(rect=(0, 0.5 / fig.get_figheight(), 1, 1))
+    return fig

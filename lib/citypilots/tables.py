@@ -126,3 +126,72 @@ def estimates_against_truths(estimates: dict, truths: dict, decimals: int = 3) -
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.columns = pd.MultiIndex.from_tuples(table.columns)
     return table
+
+
+def spatial_durbin_table(columns: dict, of: str, paper_table: int | None = None, decimals: int = 3) -> pd.DataFrame:
+    """A spatial Durbin table: the paper's printed numbers, this book's, the planted truth.
+
+    For each weight matrix, rows for the coefficient on ``of``, on ``W x of``, the direct,
+    indirect and total effects of ``of`` (LeSage-Pace), rho and sigma2. ``columns``: label ->
+    dict with ``result`` (a :class:`citypilots.spatial.SpatialDurbinResult`), ``paper_column``
+    (its column in the paper's ``paper_table``, or None) and ``truth`` (row label -> planted
+    value; None or missing where nothing is planted). Row labels: ``of``, ``"W × <of>"``,
+    ``"direct effect"``, ``"indirect effect"``, ``"total effect"``, ``"rho"``, ``"sigma2"``.
+    Returns a table with a (label, row) index and the columns of :func:`paper_book_truth`.
+    """
+    from scipy import stats
+
+    from .paper import printed
+
+    blocks = {}
+    for label, spec in columns.items():
+        result, truth = spec["result"], spec.get("truth") or {}
+        impacts = result.impacts.loc[of]
+        entries = [(of, of, result), (f"W × {of}", f"W x {of}", (result, f"W_{of}")), ("rho", "Rho", (result, "rho"))]
+        entries[2:2] = [(f"{kind} effect", kind.capitalize(),
+                         (float(impacts[kind]), float(impacts[f"{kind}_se"]), float(impacts[f"{kind}_p"]), result.n_obs))
+                        for kind in ("direct", "indirect", "total")]
+        sigma2_p = 2 * float(stats.norm.sf(abs(result.sigma2 / result.sigma2_se)))
+        entries.append(("sigma2", "Sigma2_e", (result.sigma2, result.sigma2_se, sigma2_p, result.n_obs)))
+        rows = []
+        for row_label, paper_term, book in entries:
+            try:
+                paper = None if spec.get("paper_column") is None else printed(paper_table, spec["paper_column"], paper_term)
+            except KeyError:
+                paper = None
+            row = {"label": row_label, "paper": paper, "truth": truth.get(row_label)}
+            if isinstance(book, tuple) and len(book) == 2:
+                row.update(book=book[0], term=book[1])
+            elif isinstance(book, tuple):
+                row["book"] = book
+            else:
+                row.update(book=book, term=of)
+            rows.append(row)
+        blocks[label] = paper_book_truth(rows, decimals=decimals)
+    return pd.concat(blocks, names=["weights", "row"])
+
+
+def statistic_rows(rows: list[dict], decimals: int = 3) -> pd.DataFrame:
+    """Rows of test statistics (first-stage F, Kleibergen-Paap statistics, ...) in the columns of
+    :func:`paper_book_truth`, so that the two can be stacked under one table.
+
+    Each item of ``rows``: ``label``, ``paper`` (a row of :func:`citypilots.paper.printed`, or None),
+    ``value`` (this book's statistic, or None where it cannot be computed), optional ``p_value``
+    (adds stars by the paper's rule) and ``n_obs``. Statistics have no standard error and no
+    planted truth.
+    """
+    records = []
+    for row in rows:
+        paper, value, p_value = row.get("paper"), row.get("value"), row.get("p_value")
+        book = "" if value is None else f"{value:.{decimals}f}{'' if p_value is None else stars(p_value)}"
+        records.append({
+            ("Paper", "estimate"): "" if paper is None else paper["raw_estimate"],
+            ("Paper", "s.e."): "" if paper is None else paper["raw_se"],
+            ("This book", "estimate"): book,
+            ("This book", "s.e."): "",
+            ("This book", "N"): "" if row.get("n_obs") is None else f"{int(row['n_obs']):,}",
+            ("Truth", "planted"): "",
+        })
+    table = pd.DataFrame(records, index=pd.Index([row["label"] for row in rows], name=None))
+    table.columns = pd.MultiIndex.from_tuples(table.columns)
+    return table
