@@ -80,6 +80,26 @@ def _as_tuple(names: str | Iterable[str]) -> tuple[str, ...]:
     return (names,) if isinstance(names, str) else tuple(names)
 
 
+def _setup(data, y, cohort, controls, unit, time, cluster, draws, seed, assignments, alpha):
+    """What the fast and the refitting placebo share: checked arguments, the draws and the real fit."""
+    controls = _as_tuple(controls)
+    cluster = cluster or unit
+    _check(data, y, cohort, controls, unit, time, cluster, draws if assignments is None else len(assignments), alpha)
+    frame = data.reset_index(drop=True)
+    cohorts = unit_cohorts(frame, cohort, unit)
+    units = cohorts.index.to_numpy()
+    if assignments is None:
+        assignments = placebo_assignments(cohorts, draws, seed)
+    assignments = np.asarray(assignments, dtype=float)
+    if assignments.ndim != 2 or assignments.shape[1] != len(units):
+        raise DidArgumentError(f"assignments must have one column per unit ({len(units)}), "
+                               f"not shape {assignments.shape}")
+    time_values = frame[time].to_numpy(dtype=float)
+    unit_position = pd.Index(units).get_indexer(frame[unit])
+    real = _real_fit(frame, y, controls, unit, time, cluster, alpha, time_values, cohorts.to_numpy()[unit_position])
+    return controls, cluster, frame, cohorts, units, assignments, time_values, unit_position, real
+
+
 def _check(data: pd.DataFrame, y: str, cohort: str, controls: tuple[str, ...], unit: str, time: str,
            cluster: str, draws: int, alpha: float) -> None:
     check_alpha(alpha)
@@ -183,22 +203,8 @@ def permutation_placebo(data: pd.DataFrame, y: str, cohort: str, controls: str |
     Standard errors are clustered by ``cluster`` (default: the unit), CRV1 with pyfixest's
     small-sample factor; p-values use t(G-1). Returns a :class:`PlaceboResult`.
     """
-    controls = _as_tuple(controls)
-    cluster = cluster or unit
-    _check(data, y, cohort, controls, unit, time, cluster, draws if assignments is None else len(assignments), alpha)
-    frame = data.reset_index(drop=True)
-    cohorts = unit_cohorts(frame, cohort, unit)
-    units = cohorts.index.to_numpy()
-    if assignments is None:
-        assignments = placebo_assignments(cohorts, draws, seed)
-    assignments = np.asarray(assignments, dtype=float)
-    if assignments.ndim != 2 or assignments.shape[1] != len(units):
-        raise DidArgumentError(f"assignments must have one column per unit ({len(units)}), "
-                               f"not shape {assignments.shape}")
-
-    time_values = frame[time].to_numpy(dtype=float)
-    unit_position = pd.Index(units).get_indexer(frame[unit])
-    real = _real_fit(frame, y, controls, unit, time, cluster, alpha, time_values, cohorts.to_numpy()[unit_position])
+    controls, cluster, frame, cohorts, units, assignments, time_values, unit_position, real = _setup(
+        data, y, cohort, controls, unit, time, cluster, draws, seed, assignments, alpha)
     small_sample = float(np.asarray(real.fitted._ssc).squeeze())
     n_clusters = real.extra["n_clusters"]
 
@@ -260,16 +266,8 @@ def refit_placebo(data: pd.DataFrame, y: str, cohort: str, controls: str | Itera
     is fitted with CRV1 standard errors (every row kept, as :func:`citypilots.did.twfe`). It
     exists to check the fast version and to time it; use :func:`permutation_placebo`.
     """
-    controls = _as_tuple(controls)
-    cluster = cluster or unit
-    _check(data, y, cohort, controls, unit, time, cluster, draws if assignments is None else len(assignments), alpha)
-    frame = data.reset_index(drop=True)
-    cohorts = unit_cohorts(frame, cohort, unit)
-    units = cohorts.index.to_numpy()
-    assignments = placebo_assignments(cohorts, draws, seed) if assignments is None else np.asarray(assignments, float)
-    time_values = frame[time].to_numpy(dtype=float)
-    unit_position = pd.Index(units).get_indexer(frame[unit])
-    real = _real_fit(frame, y, controls, unit, time, cluster, alpha, time_values, cohorts.to_numpy()[unit_position])
+    controls, cluster, frame, cohorts, units, assignments, time_values, unit_position, real = _setup(
+        data, y, cohort, controls, unit, time, cluster, draws, seed, assignments, alpha)
     model = frame[list(dict.fromkeys([y, *controls, unit, time, cluster]))].copy()
     formula = f"{y} ~ {TREATMENT_COLUMN}{''.join(' + ' + c for c in controls)} | {unit} + {time}"
     estimates, std_errors = np.empty(len(assignments)), np.empty(len(assignments))
