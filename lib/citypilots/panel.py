@@ -11,7 +11,7 @@ collected and reported at once, each naming the file, the row as a spreadsheet s
 2. every cell reads as what its column holds: a six-digit city code, an integer year,
    a finite decimal number (no ``nan``, ``inf``, thousands commas or padding spaces),
    a dummy that is exactly ``0`` or ``1``; required cells are not empty; Safety,
-   death_rate and universities are not negative, population is positive;
+   death_rate and universities are not negative, population and urban_population are positive;
 3. years lie in the panel window (2008-2023 by default);
 4. city codes are in ``data/cities.csv`` or are former codes in ``data/admin_changes.csv``;
 5. no city-year appears twice;
@@ -52,7 +52,7 @@ ADOPTION_YEAR_COLUMNS = {"Innova_policy": "innovative_year", "Smart_policy": "sm
 OTHER_PROGRAM_DUMMIES = ("Broadband_China", "Made_in_China_2025", "Supervision", "Low_Carbon_City")
 OPTIONAL_COLUMNS = (
     "innovative_year", "smart_year", "dual_year", *OTHER_PROGRAM_DUMMIES,
-    "universities", "death_rate", "population",
+    "universities", "death_rate", "population", "urban_population",
 )
 # The pilot calendar each single-pilot dummy is checked against.
 CALENDAR_OF_DUMMY = {"Innova_policy": "innovative_city", "Smart_policy": "smart_city"}
@@ -71,6 +71,7 @@ COLUMN_KINDS = {
     "universities": "count",
     "death_rate": "non_negative_number",
     "population": "positive_number",
+    "urban_population": "positive_number",
 }
 INTEGER_KINDS = ("city_code", "integer", "dummy", "count")
 
