@@ -33,9 +33,9 @@ import pandas as pd
 import pyfixest as pf
 from scipy import stats
 
-from .estimates import (RESULT_COLUMNS, DidArgumentError, DidResult, _examples, _raise_problems, check_alpha,
-                        check_binary, check_cohort, check_columns, check_no_missing, check_numeric,
-                        check_unique_unit_time)
+from .estimates import (RESULT_COLUMNS, DidArgumentError, DidResult, _examples, _raise_problems, as_names,
+                        check_alpha, check_binary, check_cohort, check_columns, check_no_missing,
+                        check_numeric, check_unique_unit_time)
 
 def _check_formula_names(names: Iterable[str]) -> None:
     problems = [f"column {name!r} cannot be used in a model formula: rename it to letters, digits "
@@ -53,10 +53,6 @@ def _check_regression_inputs(data: pd.DataFrame, y: str, regressors: Sequence[st
     check_numeric(data, [y, *regressors])
     check_no_missing(data, columns)
     check_unique_unit_time(data, unit, time)
-
-
-def _as_tuple(names: str | Iterable[str]) -> tuple[str, ...]:
-    return (names,) if isinstance(names, str) else tuple(names)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -134,7 +130,7 @@ def twfe(data: pd.DataFrame, y: str, treatment: str, controls: str | Iterable[st
 
     ``table`` has one row per term, the treatment first, then the controls.
     """
-    controls = _as_tuple(controls)
+    controls = as_names(controls)
     cluster = cluster or unit
     check_alpha(alpha)
     _check_regression_inputs(data, y, (treatment, *controls), unit, time, cluster)
@@ -215,7 +211,7 @@ def event_study(data: pd.DataFrame, y: str, cohort: str, controls: str | Iterabl
     event time).
     Test the leads with :func:`pretrend_test`.
     """
-    controls = _as_tuple(controls)
+    controls = as_names(controls)
     cluster = cluster or unit
     check_alpha(alpha)
     window = _check_window(window, reference)

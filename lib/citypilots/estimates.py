@@ -67,6 +67,11 @@ class DidResult:
 # Argument checks (public: the estimators of citypilots.staggered use them too)
 # ----------------------------------------------------------------------------------------------
 
+def as_names(names: str | Iterable[str]) -> tuple[str, ...]:
+    """One column name or several, as a tuple: ``"lnGDP"`` -> ``("lnGDP",)``."""
+    return (names,) if isinstance(names, str) else tuple(names)
+
+
 def _raise_problems(problems: list[str]) -> None:
     """Raise one DidArgumentError that lists every problem found."""
     if len(problems) == 1:

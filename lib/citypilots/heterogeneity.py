@@ -35,8 +35,8 @@ import pandas as pd
 from scipy import stats
 
 from . import did
-from .estimates import (RESULT_COLUMNS, DidArgumentError, DidResult, _examples, _raise_problems, check_alpha,
-                        check_columns, check_no_missing)
+from .estimates import (RESULT_COLUMNS, DidArgumentError, DidResult, _examples, _raise_problems, as_names,
+                        check_alpha, check_columns, check_no_missing)
 
 # The State Council's 2014 criteria (Guofa [2014] No. 51) on the urban resident population
 # (城区常住人口), in ten thousand people; "以上包括本数，以下不包括本数": lower bounds included.
@@ -187,7 +187,7 @@ def split_twfe(data: pd.DataFrame, y: str, treatment: str, group: str | pd.Serie
     treated unit is an error. Returns :func:`by_group`'s table (one row per group). To test
     whether the groups differ, use :func:`fully_interacted_twfe`, whose point estimates are the same.
     """
-    controls = (controls,) if isinstance(controls, str) else tuple(controls)
+    controls = as_names(controls)
     check_columns(data, [y, treatment, *controls, unit, time])
     values = group_of_rows(data, group, unit)
     _check_every_group_treated(data, values, treatment, unit)
@@ -222,7 +222,7 @@ def fully_interacted_twfe(data: pd.DataFrame, y: str, treatment: str, group: str
     defaults to the first group in sorted order. ``extra["equality_test"]``: the Wald test that all
     ``beta_g`` are equal, ``F(k-1, G-1)``.
     """
-    controls = (controls,) if isinstance(controls, str) else tuple(controls)
+    controls = as_names(controls)
     cluster = cluster or unit
     check_alpha(alpha)
     check_columns(data, [y, treatment, *controls, unit, time, cluster])

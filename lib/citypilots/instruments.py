@@ -35,15 +35,11 @@ import pyfixest as pf
 from scipy import sparse, stats
 
 from .did import _check_formula_names, _coefficient_table, _inference_label
-from .estimates import (DidArgumentError, DidResult, _raise_problems, check_alpha, check_columns, check_no_missing,
-                        check_numeric, check_unique_unit_time)
+from .estimates import (DidArgumentError, DidResult, _raise_problems, as_names, check_alpha, check_columns,
+                        check_no_missing, check_numeric, check_unique_unit_time)
 from .placebo import TwoWayPartialler
 
 WITHIN_TOLERANCE = 1e-9  # an instrument whose within-unit-and-period variance is below this share is absorbed
-
-
-def _as_tuple(names: str | Iterable[str]) -> tuple[str, ...]:
-    return (names,) if isinstance(names, str) else tuple(names)
 
 
 def _check(data: pd.DataFrame, y: str, endogenous: str, instruments: tuple[str, ...], controls: tuple[str, ...],
@@ -95,7 +91,7 @@ def iv_2sls(data: pd.DataFrame, y: str, endogenous: str, instruments: str | Iter
     ``table``: the endogenous regressor, then the controls. ``extra``: ``first_stage`` (a
     :class:`DidResult` of the first stage), the :func:`identification_tests` and ``n_clusters``.
     """
-    instruments, controls = _as_tuple(instruments), _as_tuple(controls)
+    instruments, controls = as_names(instruments), as_names(controls)
     cluster = cluster or unit
     _check(data, y, endogenous, instruments, controls, unit, time, cluster, alpha)
     absorbed = absorbed_instruments(data, instruments, unit, time)
@@ -144,7 +140,7 @@ def identification_tests(data: pd.DataFrame, endogenous: str, instruments: Itera
     Returns ``first_stage_F``, ``kp_rk_lm`` (``statistic``, ``df``, ``p_value``), ``kp_rk_wald``
     (the chi2 statistic) and ``kp_rk_wald_F``.
     """
-    instruments, controls = _as_tuple(instruments), _as_tuple(controls)
+    instruments, controls = as_names(instruments), as_names(controls)
     cluster = cluster or unit
     frame = data.reset_index(drop=True)
     partial = TwoWayPartialler(frame, controls, unit, time)
@@ -191,7 +187,7 @@ def iv_2sls_linearmodels(data: pd.DataFrame, y: str, endogenous: str, instrument
     """
     from linearmodels.iv import IV2SLS
 
-    instruments, controls = _as_tuple(instruments), _as_tuple(controls)
+    instruments, controls = as_names(instruments), as_names(controls)
     cluster = cluster or unit
     _check(data, y, endogenous, instruments, controls, unit, time, cluster, 0.05)
     frame = data.reset_index(drop=True)

@@ -30,8 +30,8 @@ import pandas as pd
 import statsmodels.api as sm
 
 from .did import twfe
-from .estimates import (DidArgumentError, DidResult, _raise_problems, check_binary, check_columns, check_no_missing,
-                        check_numeric)
+from .estimates import (DidArgumentError, DidResult, _raise_problems, as_names, check_binary, check_columns,
+                        check_no_missing, check_numeric)
 
 SCALES = ("probability", "logit")
 
@@ -66,14 +66,10 @@ class MatchedDid:
     scale: str
 
 
-def _as_tuple(names: str | Iterable[str]) -> tuple[str, ...]:
-    return (names,) if isinstance(names, str) else tuple(names)
-
-
 def propensity_score(data: pd.DataFrame, treated: str, covariates: str | Iterable[str]) -> PropensityScore:
     """Logit propensity score ``P(treated = 1 | x) = 1 / (1 + exp(-(a + x'b)))``, fitted by maximum
     likelihood (statsmodels ``Logit``); the rows are pooled as given. Returns a :class:`PropensityScore`."""
-    covariates = _as_tuple(covariates)
+    covariates = as_names(covariates)
     check_columns(data, [treated, *covariates])
     check_numeric(data, [treated, *covariates])
     check_no_missing(data, [treated, *covariates])
@@ -202,7 +198,7 @@ def psm_did(data: pd.DataFrame, y: str, treatment: str, group: str, covariates: 
     on :func:`matched_sample` (unweighted). ``caliper`` is on the score's ``scale``. Returns a
     :class:`MatchedDid`.
     """
-    covariates = _as_tuple(covariates)
+    covariates = as_names(covariates)
     check_columns(data, [y, treatment, group, unit, time, *covariates, *([strata] if strata else [])])
     frame = data.reset_index(drop=True)
     propensity = propensity_score(frame, group, covariates)

@@ -41,8 +41,8 @@ from scipy import sparse, stats
 from tqdm import tqdm
 
 from . import did
-from .estimates import (RESULT_COLUMNS, DidArgumentError, DidResult, _raise_problems, check_alpha, check_columns,
-                        check_no_missing, check_numeric, check_unique_unit_time)
+from .estimates import (RESULT_COLUMNS, DidArgumentError, DidResult, _raise_problems, as_names, check_alpha,
+                        check_columns, check_no_missing, check_numeric, check_unique_unit_time)
 
 PATHS = ("a", "b", "indirect", "direct", "total")
 PATH_LABELS = {
@@ -52,10 +52,6 @@ PATH_LABELS = {
     "direct": "direct effect c'",
     "total": "total effect c",
 }
-
-
-def _as_tuple(names: str | Iterable[str]) -> tuple[str, ...]:
-    return (names,) if isinstance(names, str) else tuple(names)
 
 
 def _check_roles(roles: dict[str, str], controls: Sequence[str], role_word: str) -> None:
@@ -151,7 +147,7 @@ def mediation(data: pd.DataFrame, y: str, treatment: str, mediator: str, control
     the data cannot test: see :func:`add_mediator_confounder`.
     Returns a :class:`MediationResult`; intervals for ``a b`` come from :func:`bootstrap_mediation`.
     """
-    controls = _as_tuple(controls)
+    controls = as_names(controls)
     cluster = cluster or unit
     check_alpha(alpha)
     check_columns(data, [y, treatment, mediator, *controls, unit, time, cluster])
@@ -279,7 +275,7 @@ def bootstrap_mediation(data: pd.DataFrame, y: str, treatment: str, mediator: st
     which the percentile interval excludes zero; at least 2/(n_boot+1)). ``extra["draws"]`` holds
     every draw; ``extra["identity_gap"]`` the largest |c - c' - a b| over the draws.
     """
-    controls = _as_tuple(controls)
+    controls = as_names(controls)
     cluster = cluster or unit
     check_alpha(alpha)
     check_columns(data, [y, treatment, mediator, *controls, unit, time, cluster])
@@ -392,7 +388,7 @@ def moderation(data: pd.DataFrame, y: str, treatment: str, moderator: str, contr
     ``terms`` (row label -> regressor name in the fit; :func:`citypilots.did.wald_test` reads it)
     and ``n_clusters``. Use :func:`marginal_effects` for the effect at chosen values of Z.
     """
-    controls = _as_tuple(controls)
+    controls = as_names(controls)
     cluster = cluster or unit
     check_alpha(alpha)
     check_columns(data, [y, treatment, moderator, *controls, unit, time, cluster])

@@ -36,8 +36,8 @@ from scipy import sparse, stats
 from tqdm import tqdm
 
 from .did import twfe
-from .estimates import (DidArgumentError, DidResult, check_alpha, check_cohort, check_columns, check_no_missing,
-                        check_numeric, check_unique_unit_time)
+from .estimates import (DidArgumentError, DidResult, as_names, check_alpha, check_cohort, check_columns,
+                        check_no_missing, check_numeric, check_unique_unit_time)
 
 DEMEAN_TOLERANCE = 1e-12  # alternating projections converge in one sweep on a balanced panel
 TREATMENT_COLUMN = "_cohort_treatment"  # the model's column: 1 from the unit's (real or placebo) cohort on
@@ -76,13 +76,9 @@ class PlaceboResult:
 # Arguments and draws
 # ----------------------------------------------------------------------------------------------
 
-def _as_tuple(names: str | Iterable[str]) -> tuple[str, ...]:
-    return (names,) if isinstance(names, str) else tuple(names)
-
-
 def _setup(data, y, cohort, controls, unit, time, cluster, draws, seed, assignments, alpha):
     """What the fast and the refitting placebo share: checked arguments, the draws and the real fit."""
-    controls = _as_tuple(controls)
+    controls = as_names(controls)
     cluster = cluster or unit
     _check(data, y, cohort, controls, unit, time, cluster, draws if assignments is None else len(assignments), alpha)
     frame = data.reset_index(drop=True)

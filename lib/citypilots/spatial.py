@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from .cities import great_circle_km
+from .cities import distance_matrix_km
 from .estimates import (RESULT_COLUMNS, DidArgumentError, DidResult, _examples, _raise_problems, check_alpha,
                         check_columns, check_no_missing, check_numeric, check_unique_unit_time)
 
@@ -70,8 +70,7 @@ def distance_matrix(cities: pd.DataFrame, unit: str = "adcode", lon: str = "lon"
     if len(repeated):
         problems.append(f"units listed more than once in the city table: {_examples(list(repeated))}")
     _raise_problems(problems)
-    lon_values, lat_values = cities[lon].to_numpy(float), cities[lat].to_numpy(float)
-    distance = great_circle_km(lon_values[:, None], lat_values[:, None], lon_values[None, :], lat_values[None, :])
+    distance = distance_matrix_km(cities[[lon, lat]].set_axis(["lon", "lat"], axis=1))
     np.fill_diagonal(distance, 0.0)
     ids = pd.Index(cities[unit].to_numpy(), name=unit)
     return pd.DataFrame(distance, index=ids, columns=ids)
