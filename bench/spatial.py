@@ -13,7 +13,7 @@ def _main_panel():
     from citypilots.simulate import simulate_panel
 
     sim = simulate_panel()
-    data = sim.data.assign(planted_spillover=sim.truth.effects["spillover"].to_numpy())
+    data = sim.data.assign(planted_spillover=sim.truth.contrast("spillover").to_numpy())
     return data, sim.cities
 
 

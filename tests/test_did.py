@@ -76,9 +76,10 @@ def linear_outcome(homogeneous):
     simulation (spillovers, other policies, covariate trends, AR(1) shocks) and makes the effect
     exactly constant.
     """
-    truth = homogeneous.truth.effects
-    planted = truth[["single", "synergy", "mediated_TI", "mediated_IU"]].sum(axis=1)
-    return homogeneous.data.assign(Safety_linear=truth["Safety_no_pilot"] + planted)
+    data, sizes = homogeneous.data, planted_sizes(homogeneous.spec)
+    planted = (sizes["innovation_single"] * data["Innova_policy"] + sizes["smart_single"] * data["Smart_policy"]
+               + planted_dual_effect(homogeneous.spec) * data["Dual_policy"])
+    return data.assign(Safety_linear=homogeneous.truth.potential_outcomes["Safety_none"] + planted)
 
 
 def noiseless_panel(effect_of_event_time, seed: int = 0, n_units: int = 60,
@@ -200,13 +201,15 @@ def test_clustered_standard_errors_match_linearmodels_up_to_the_small_sample_fac
 # ----------------------------------------------------------------------------------------------
 
 def test_homogeneous_simulation_plants_constant_effects(homogeneous):
-    """What the next tests compare with: in the homogeneous simulation the single effects, the
-    synergy and the mediated effects are constants times the dummies."""
-    data, truth, sizes = homogeneous.data, homogeneous.truth.effects, planted_sizes(homogeneous.spec)
-    single = sizes["innovation_single"] * data["Innova_policy"] + sizes["smart_single"] * data["Smart_policy"]
-    dual_part = truth[["synergy", "mediated_TI", "mediated_IU"]].sum(axis=1)
-    np.testing.assert_allclose(truth["single"], single, atol=1e-12)
-    np.testing.assert_allclose(dual_part, planted_dual_effect(homogeneous.spec) * data["Dual_policy"], atol=1e-12)
+    """What the next tests compare with: in the homogeneous simulation, wherever no potential
+    outcome sits at the zero floor, both pilots against none is the planted constant (the single
+    effects, the synergy and the mediated effects) to the rounding to whole deaths."""
+    data, truth, sizes = homogeneous.data, homogeneous.truth, planted_sizes(homogeneous.spec)
+    po = truth.potential_outcomes
+    planted = sizes["innovation_single"] + sizes["smart_single"] + planted_dual_effect(homogeneous.spec)
+    clear = (data["Dual_policy"] == 1).to_numpy() & ~truth.at_bound
+    assert clear.sum() > 0.8 * (data["Dual_policy"] == 1).sum()
+    np.testing.assert_allclose((po["Safety_both"] - po["Safety_none"])[clear], planted, atol=0.011)
 
 
 def test_twfe_covers_the_planted_dual_effect_on_the_homogeneous_panel(homogeneous, linear_outcome):
@@ -226,21 +229,19 @@ def test_twfe_covers_the_planted_dual_effect_on_the_homogeneous_panel(homogeneou
     for term, value in planted.items():
         low, high = result.conf_int(term)
         assert low < value < high, (term, value, low, high)
-    no_pilot = twfe(homogeneous.truth.effects.join(linear_outcome[["Dual_policy", *regressors]]),
-                    "Safety_no_pilot", "Dual_policy", regressors)
+    no_pilot = twfe(linear_outcome.assign(Safety_none=homogeneous.truth.potential_outcomes["Safety_none"]),
+                    "Safety_none", "Dual_policy", regressors)
     for term, value in planted.items():
         assert result.estimate(term) == pytest.approx(value + no_pilot.estimate(term), abs=1e-8)
 
 
-def test_twfe_on_observed_safety_covers_the_realised_truncated_synergy(homogeneous):
-    """On the observed (truncated, rounded) Safety the truth is the realised synergy: observed
-    Safety minus what the city would have had with its single pilots only,
-    max(0, no-pilot outcome + single effects), averaged over dual-pilot city-years. It differs
-    across city-years (truncation bites in low-death cities and late years), so TWFE estimates
-    a weighted average of it: the honest tolerance is the 95% interval."""
-    data, truth = homogeneous.data, homogeneous.truth.effects
-    dual = data["Dual_policy"] == 1
-    realised = (data["Safety"] - np.maximum(0.0, truth["Safety_no_pilot"] + truth["single"]))[dual].mean()
+def test_twfe_on_observed_safety_covers_the_realised_synergy(homogeneous):
+    """On the observed (floored, rounded) Safety the truth is the realised synergy, the four-cell
+    interaction of potential outcomes averaged over dual-pilot city-years. It differs across
+    city-years (the floor bites in low-death cities and late years), so TWFE estimates a weighted
+    average of it: the honest tolerance is the 95% interval."""
+    data = homogeneous.data
+    realised = homogeneous.truth.synergy()
     result = twfe(data, "Safety", "Dual_policy", ("Innova_policy", "Smart_policy", *CONTROLS))
     low, high = result.conf_int()
     assert low < realised < high, (realised, low, high)

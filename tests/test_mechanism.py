@@ -129,7 +129,7 @@ def test_bootstrap_interval_covers_the_planted_indirect_effect_and_keeps_the_ide
     result = mechanism.bootstrap_mediation(sim.data, "Safety", "Dual_policy", "TI", CONTROLS, n_boot=199, seed=11,
                                            progress=False)
     low, high = result.conf_int("indirect")
-    assert low <= sim.truth.summary["indirect_TI"] <= high
+    assert low <= sim.truth.mediated_TI() <= high
     assert high < 0  # the TI channel is clearly negative
     assert result.extra["identity_gap"] < 1e-10
     assert result.estimate("indirect") == pytest.approx(result.estimate("a") * result.estimate("b"))

@@ -387,7 +387,7 @@ def test_sweep_recovers_a_planted_band_spillover():
     overrides = {"effects.spillover.bands_km": [[0, 800, -0.06], [800, 1400, 0.04]],
                  "effects.homogeneous": True, "outcome.shock.ar1": 0.0}
     sim = simulate_panel(overrides=overrides)
-    data = sim.data.assign(planted_spillover=sim.truth.effects["spillover"].to_numpy())
+    data = sim.data.assign(planted_spillover=sim.truth.contrast("spillover").to_numpy())
     sweep = spatial.distance_band_sweep(data, "Safety", X, sim.cities, of="Dual_policy",
                                         target="planted_spillover", progress=False)
     planted = spatial.planted_band_curve(distance_matrix_km(sim.cities), overrides["effects.spillover.bands_km"])

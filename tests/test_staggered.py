@@ -236,7 +236,8 @@ def _clean_sample(sim) -> tuple[pd.DataFrame, pd.DataFrame]:
     data = sim.data
     never_pilot = data["innovative_year"].isna() & data["smart_year"].isna()
     keep = (data["dual_year"].notna() | never_pilot).to_numpy()
-    return data[keep].reset_index(drop=True), sim.truth.effects[keep].reset_index(drop=True)
+    effects = sim.truth.contrast("dual_vs_none").rename("effect_total").to_frame()
+    return data[keep].reset_index(drop=True), effects[keep].reset_index(drop=True)
 
 
 def _realised_truths(sample: pd.DataFrame, effects: pd.DataFrame) -> dict[str, float]:

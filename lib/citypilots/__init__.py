@@ -6,7 +6,8 @@ Modules, one idea each:
 - ``pilots``      pilot-program calendars in one schema; ``programs()`` lists them
 - ``imputation``  the documented, deterministic rule that completes incomplete calendars
 - ``panel``       loading and validating a real city-year panel
-- ``simulate``    the calibrated simulated panel with planted truth
+- ``simulate``    the calibrated simulated panel: draws, potential outcomes, null worlds
+- ``truth``       potential outcomes of every city-year and the estimands read off them
 - ``paper``       the main paper's printed numbers, as data
 - ``datasource``  which panel the chapters run on: the simulation or the reader's real panel
 - ``samples``     comparison groups of a two-program study (dual, single, none; adoption order)

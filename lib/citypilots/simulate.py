@@ -22,11 +22,16 @@ and the city's type, plus moderation by SR. Covariates are built from latent Gau
 level, common trend, city-specific trend, AR(1) shock) mapped to the printed mean, SD, min and
 max; pilot cities are larger and on steeper trends (selection on observables and on trends).
 
-Every simulated city-year carries its potential outcomes, so the truth that a chapter compares an
-estimate with is the realised average effect, not only a parameter: see :class:`Truth`.
+Every simulated city-year carries its potential outcomes (neither pilot, one, the other, both;
+the mediators untreated; no spillover; without each other policy), computed by
+:func:`scenario_outcome` from the same draws (:class:`Draws`) and passed through the same floor
+and rounding as the observed outcome, so the truth that a chapter compares an estimate with is a
+realised contrast (:class:`citypilots.truth.Truth`). :func:`null_world` switches one effect off.
 
-The generator is pure NumPy (``numpy.random.default_rng(seed)``, draws in a fixed order), so the
-same specification and seed give a byte-identical panel on any machine with the pinned versions.
+The generator is pure NumPy (``numpy.random.default_rng(seed)``, draws in a fixed order), and
+every simulated float is rounded to :data:`SIGNIFICANT_DIGITS` significant digits, so the same
+specification and seed give a byte-identical panel on any machine with the pinned versions,
+whatever the last bit of its exp, log or power.
 Simulating from a DGP that must match the paper's tables has no library; the calibration uses
 pyfixest for the TWFE fit.
 """
@@ -46,6 +51,7 @@ from .cities import distance_matrix_km, load_cities
 from .imputation import completion_candidates, hash_order
 from .panel import CONTROLS, MEDIATORS_AND_MODERATOR
 from .pilots import adoption_years, load_calendar
+from .truth import Truth
 
 COVARIATES = CONTROLS + MEDIATORS_AND_MODERATOR
 
@@ -88,45 +94,6 @@ def load_spec(spec: str | Path | dict | None = None, overrides: dict | None = No
 # ----------------------------------------------------------------------------------------------
 # Results
 # ----------------------------------------------------------------------------------------------
-
-@dataclass
-class Truth:
-    """What the simulation planted, and what it realised.
-
-    ``effects`` has one row per city-year (aligned with the panel) with the potential outcomes
-    ``Safety_no_pilot`` (neither pilot) and ``Safety_first_pilot_only`` (the first pilot but not
-    the second; missing where both came in the same year or the city is not a dual pilot), and the
-    realised effects ``effect_total`` (observed minus no pilot), ``effect_second_pilot``
-    (observed minus first pilot only), and the latent parts ``synergy``, ``mediated_TI``,
-    ``mediated_IU``, ``moderation`` and ``spillover`` (the effect of other cities' dual pilots).
-    """
-
-    parameters: dict
-    effects: pd.DataFrame
-    summary: dict = field(default_factory=dict)
-
-    def att(self, rows: pd.Series | np.ndarray | None = None, effect: str = "effect_total") -> float:
-        """Average of a realised effect over ``rows`` (a boolean mask on the panel)."""
-        values = self.effects[effect]
-        return float(values[rows].mean() if rows is not None else values.mean())
-
-    def event_time_path(self, effect: str = "effect_total", reference: int | None = -1,
-                        rows: pd.Series | np.ndarray | None = None) -> pd.Series:
-        """The realised effect averaged by event time (years since the dual-pilot year).
-
-        With ``reference`` (default -1), each city's effect in its reference year is subtracted
-        first: what an event study normalised to that year can at best recover, since a dual
-        city's pre-period already carries its first pilot's effect. ``rows`` restricts the cities
-        or years (a boolean mask on the panel). Cities without a dual-pilot year are left out.
-        """
-        effects = self.effects if rows is None else self.effects[np.asarray(rows)]
-        effects = effects[effects["event_time"].notna()]
-        values = effects[effect]
-        if reference is not None:
-            at_reference = effects.loc[effects["event_time"] == reference].set_index("city")[effect]
-            values = values - effects["city"].map(at_reference)
-        return values.groupby(effects["event_time"].astype(int)).mean().rename(effect)
-
 
 @dataclass
 class SimulatedPanel:
@@ -284,6 +251,140 @@ def planted_sizes(spec: dict) -> dict:
 # The simulation
 # ----------------------------------------------------------------------------------------------
 
+SIGNIFICANT_DIGITS = 6
+"""Every simulated float is rounded to this many significant digits (see :func:`round_significant`)."""
+
+
+def round_significant(values, digits: int = SIGNIFICANT_DIGITS) -> np.ndarray:
+    """Each value rounded to ``digits`` significant digits, by Python's correctly rounded decimal
+    formatting. NumPy's exp, log and power differ in the last bit between machines (AVX-512 or
+    not); rounding every simulated float makes the written panel the same everywhere."""
+    array = np.asarray(values, dtype=float)
+    rounded = [float(f"{value:.{digits}g}") for value in array.ravel().tolist()]
+    return np.array(rounded, dtype=float).reshape(array.shape)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Which parts of the data-generating process act when an outcome is computed.
+
+    ``innovation`` / ``smart``: the city's own pilot from its adoption year (False: never).
+    ``mediators``: the mediators that respond to the dual pilot (the others keep their untreated
+    values). ``moderation``: SR moderates the dual-pilot effect. ``spillover``: other cities'
+    dual pilots reach this city. ``other_policies``: the other policies that act (None: all).
+    """
+
+    innovation: bool = True
+    smart: bool = True
+    mediators: tuple[str, ...] = ("TI", "IU")
+    moderation: bool = True
+    spillover: bool = True
+    other_policies: tuple[str, ...] | None = None
+
+
+def potential_outcome_scenarios(other_policies: tuple[str, ...]) -> dict[str, Scenario]:
+    """The potential outcomes every simulated panel carries, by column name (see :mod:`citypilots.truth`)."""
+    scenarios = {
+        "Safety_none": Scenario(innovation=False, smart=False),
+        "Safety_innovation_only": Scenario(smart=False),
+        "Safety_smart_only": Scenario(innovation=False),
+        "Safety_both": Scenario(),
+        "Safety_both_TI_untreated": Scenario(mediators=("IU",)),
+        "Safety_both_IU_untreated": Scenario(mediators=("TI",)),
+        "Safety_both_no_moderation": Scenario(moderation=False),
+        "Safety_no_spillover": Scenario(spillover=False),
+    }
+    for name in other_policies:
+        scenarios[f"Safety_without_{name}"] = Scenario(other_policies=tuple(p for p in other_policies if p != name))
+    return scenarios
+
+
+@dataclass
+class Draws:
+    """Everything random in one simulated panel, drawn once and shared by every potential outcome.
+
+    Matrices are (cities, years). ``base`` is the outcome's part that no pilot and no other
+    policy touches: city level, national decline, covariates' within movements (the mediators at
+    their untreated values), the AR(1) shock. ``innovation_policy`` and ``smart_policy`` are the
+    observed dummies; ``other`` the other policies' dummies; ``spillover`` the observed spillover
+    each city receives; ``scale`` each city's pilot-effect scale (a city trait, the same in every
+    scenario).
+    """
+
+    spec: dict
+    years: np.ndarray
+    cities: pd.DataFrame
+    innovation_year: np.ndarray
+    smart_year: np.ndarray
+    dual_year: np.ndarray
+    innovation_policy: np.ndarray
+    smart_policy: np.ndarray
+    base: np.ndarray
+    other: dict
+    spillover: np.ndarray
+    scale: np.ndarray
+    synergy_multiplier: np.ndarray
+    sr_deviation: np.ndarray
+
+
+def realise(latent: np.ndarray) -> np.ndarray:
+    """The observed outcome from its latent value: at least zero, rounded to whole deaths (0.01)."""
+    return np.round(100 * np.maximum(latent, 0.0)) / 100
+
+
+def pilot_effects(draws: Draws, innovation_on: np.ndarray, smart_on: np.ndarray, moderation: bool,
+                  level_without_pilots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The own-pilot effect (before the mediators) of each city-year, and where a cap binds.
+
+    Heterogeneous (the default): the single effects from each adoption year and the synergy
+    ``delay`` years after the dual-pilot year, growing by ``growth`` a year, times the city's
+    multiplier (adoption order and type) and its scale; plus the moderation by SR while both
+    pilots are held; no pilot removes more than ``max_share`` of the city's deaths that year.
+    Homogeneous: constant sizes (``homogeneous_sizes``), no cap.
+    """
+    effects = draws.spec["effects"]
+    dual_on = innovation_on * smart_on
+    sizes = planted_sizes(draws.spec)
+    scale = draws.scale
+    single = (sizes["innovation_single"] * innovation_on + sizes["smart_single"] * smart_on) * scale
+    if effects["homogeneous"]:
+        combined = single + sizes["dual"] * dual_on
+        return combined, np.zeros(combined.shape, dtype=bool)
+    dual_spec = effects["dual"]
+    event_time = draws.years[None, :] - draws.dual_year[:, None]
+    with np.errstate(invalid="ignore"):
+        active = np.nan_to_num(event_time, nan=-99) >= dual_spec["delay"]
+        path = dual_spec["level"] + dual_spec["growth"] * (event_time - dual_spec["delay"])
+    synergy = np.where(active & (dual_on == 1), path, 0.0) * draws.synergy_multiplier[:, None] * scale
+    moderation_part = (dual_spec["moderation_SR"] * draws.sr_deviation * dual_on * scale
+                       if moderation else np.zeros_like(synergy))
+    combined = single + synergy + moderation_part
+    cap = -effects["max_share"] * level_without_pilots
+    capped = combined < cap
+    combined = np.where(capped, cap, combined)
+    return combined, capped
+
+
+def scenario_outcome(draws: Draws, scenario: Scenario) -> tuple[np.ndarray, np.ndarray]:
+    """The realised outcome of every city-year in ``scenario``, from the shared draws.
+
+    Returns (Safety, at_bound), where at_bound marks a city-year whose latent outcome is at or
+    below zero or whose pilot effect is capped.
+    """
+    effects = draws.spec["effects"]
+    innovation_on = draws.innovation_policy if scenario.innovation else np.zeros_like(draws.innovation_policy)
+    smart_on = draws.smart_policy if scenario.smart else np.zeros_like(draws.smart_policy)
+    dual_on = innovation_on * smart_on
+    acting = tuple(draws.other) if scenario.other_policies is None else scenario.other_policies
+    level = (draws.base + sum(effects["other_policies"][name] * draws.other[name] for name in acting)
+             + (draws.spillover if scenario.spillover else 0.0))
+    own, capped = pilot_effects(draws, innovation_on, smart_on, scenario.moderation, np.maximum(level, 0.0))
+    mediators = effects["mediators"]
+    mediated = sum(mediators[name]["a"] * mediators[name]["b"] * dual_on for name in scenario.mediators)
+    latent = level + own + mediated
+    return realise(latent), capped | (latent <= 0)
+
+
 def simulate_panel(spec: str | Path | dict | None = None, seed: int | None = None,
                    overrides: dict | None = None) -> SimulatedPanel:
     """Simulate the city-year panel of a study from its specification.
@@ -291,7 +392,8 @@ def simulate_panel(spec: str | Path | dict | None = None, seed: int | None = Non
     ``spec``: a name in ``data/simulation`` (default: the main paper), a path or a dict.
     ``seed``: defaults to the specification's. ``overrides``: dotted keys, e.g.
     ``simulate_panel(overrides={"effects.homogeneous": True})`` for constant, immediate effects.
-    Returns a :class:`SimulatedPanel` with ``.data`` and ``.truth``.
+    Returns a :class:`SimulatedPanel` with ``.data`` and ``.truth`` (potential outcomes of every
+    city-year and the estimands: :class:`citypilots.truth.Truth`).
     """
     spec = load_spec(spec, overrides)
     seed = spec["seed"] if seed is None else int(seed)
@@ -322,7 +424,8 @@ def simulate_panel(spec: str | Path | dict | None = None, seed: int | None = Non
     smart_policy = _absorbing(years, smart_year)
     dual_policy = innovation_policy * smart_policy
 
-    # Covariates.
+    # Covariates, rounded as soon as they are drawn: the outcome is built from the values the
+    # panel shows.
     covariates: dict[str, np.ndarray] = {}
     for name in COVARIATES:
         target = cov[name]
@@ -332,16 +435,14 @@ def simulate_panel(spec: str | Path | dict | None = None, seed: int | None = Non
                   + w_trend * target["trend"] * year_position[None, :]
                   + w_city_trend * growth_type[:, None] * year_position[None, :]
                   + w_shock * _ar1(rng, n, n_years, cov["ar1"]))
-        covariates[name] = to_marginal(latent, target)
+        covariates[name] = round_significant(to_marginal(latent, target))
 
     effects = spec["effects"]
-    homogeneous = bool(effects["homogeneous"])
     mediators = effects["mediators"]
-    # Mediators respond to the dual pilot; the untreated values are kept for the counterfactuals.
-    mediator_shift = {name: mediators[name]["a"] * dual_policy for name in ("TI", "IU")}
+    # Observed mediators: their untreated values moved by the dual pilot (a x Dual_policy).
     observed = dict(covariates)
     for name in ("TI", "IU"):
-        observed[name] = covariates[name] + mediator_shift[name]
+        observed[name] = covariates[name] + mediators[name]["a"] * dual_policy
 
     # Size classes (2014 criteria) on a simulated urban population.
     size_spec = spec["size_classes"]
@@ -352,7 +453,7 @@ def simulate_panel(spec: str | Path | dict | None = None, seed: int | None = Non
     large_target = size_spec["large_cities"]
     # Scale so that exactly `large_target` cities have >= 1 million urban residents in the base year.
     cutoff = np.sort(urban_population[:, base_year])[::-1][large_target - 1: large_target + 1].mean()
-    urban_population *= 100.0 / cutoff
+    urban_population = round_significant(urban_population * (100.0 / cutoff))
     size_class = pd.cut(urban_population[:, base_year], [0, 50, 100, 500, 1000, np.inf], right=False,
                         labels=["small", "medium", "large", "very large", "megacity"]).astype(str)
     large_city = urban_population[:, base_year] >= 100
@@ -363,7 +464,8 @@ def simulate_panel(spec: str | Path | dict | None = None, seed: int | None = Non
                                + out["city_level"]["resource_based"] * _standardise(resource_based.astype(float))
                                + rng.standard_normal(n))
     s2 = np.log1p((out["city_level"]["sd"] / out["city_level"]["mean"]) ** 2)
-    city_level = out["city_level"]["floor"] + np.exp(np.log(out["city_level"]["mean"]) - s2 / 2 + np.sqrt(s2) * city_latent)
+    city_level = round_significant(out["city_level"]["floor"] + np.exp(
+        np.log(out["city_level"]["mean"]) - s2 / 2 + np.sqrt(s2) * city_latent))
 
     # Other policies: real calendars, or simulated ones where no list exists (Made in China 2025
     # pilots weighted to larger cities; supervised listing weighted to cities with more deaths).
@@ -381,83 +483,61 @@ def simulate_panel(spec: str | Path | dict | None = None, seed: int | None = Non
             adoption[chosen] = rng.integers(low, high + 1, size=len(chosen))
         other[name] = _absorbing(years, adoption)
 
-    # Outcome: city level, national decline, covariates, mediators, moderator, AR(1) shock.
+    # Outcome without any pilot or other policy: city level, national decline, the covariates'
+    # own movements (deviations from their city and year means, so the city and year levels alone
+    # set how deaths differ across cities and decline over time), the untreated mediators and
+    # the moderator, and an AR(1) shock.
     year_level = np.linspace(out["year_level"]["start"], out["year_level"]["end"], n_years)
     shock = out["shock"]["sd"] * _ar1(rng, n, n_years, out["shock"]["ar1"])
-
-    # Covariates act on Safety through their own movements: deviations from their city means
-    # (part of the city level) and year means (part of the year level), so the city and year
-    # levels alone set how deaths differ across cities and decline over time.
     within = {name: x - x.mean(axis=1, keepdims=True) - x.mean(axis=0, keepdims=True) + x.mean()
               for name, x in covariates.items()}
-    baseline = (city_level[:, None] + year_level[None, :] + shock
-                + sum(out["beta"][name] * within[name] for name in CONTROLS)
-                + mediators["TI"]["b"] * within["TI"] + mediators["IU"]["b"] * within["IU"]
-                + effects["SR_direct"] * within["SR"]
-                + sum(effects["other_policies"][name] * other[name] for name in other))
+    base = (city_level[:, None] + year_level[None, :] + shock
+            + sum(out["beta"][name] * within[name] for name in CONTROLS)
+            + mediators["TI"]["b"] * within["TI"] + mediators["IU"]["b"] * within["IU"]
+            + effects["SR_direct"] * within["SR"])
     distance = distance_matrix_km(cities)
     spillover = _band_exposure(distance, dual_policy.astype(float), effects["spillover"]["bands_km"])
-    baseline = baseline + spillover
 
-    # Own pilot effects. Heterogeneous (the default): effects are stated for a pilot city of average
-    # death level and scale with the city's mean level without pilots (pilots cut deaths in
-    # proportion to how many a city has), and no pilot removes more than `max_share` of a city's
-    # deaths in a year; the synergy waits `delay` years, then grows, and is scaled by adoption order and city
-    # type; SR moderates it. Homogeneous: every effect constant from adoption on, the same everywhere,
-    # with the sizes of `homogeneous_sizes` (small enough for the zero floor to bind rarely: a constant
-    # effect larger than a city's deaths cannot be realised).
-    event_time = years[None, :] - dual_year[:, None]
-    dual_spec = effects["dual"]
-    level_without_pilots = np.maximum(baseline, 0.0)
-    city_mean_level = level_without_pilots.mean(axis=1, keepdims=True)
-    sizes = planted_sizes(spec)
+    # The pilot effects' city scale: effects are stated for a pilot city of average death level
+    # and scale with the city's mean deaths without pilots (in the observed world of other
+    # policies and spillovers; a city trait, held fixed in every scenario). The synergy's
+    # multiplier: adoption order and city type.
+    observed_level = np.maximum(base + sum(effects["other_policies"][k] * other[k] for k in other) + spillover, 0.0)
+    city_mean_level = observed_level.mean(axis=1, keepdims=True)
+    homogeneous = bool(effects["homogeneous"])
     scale = np.ones((n, 1)) if homogeneous else city_mean_level / city_mean_level[is_pilot].mean()
-    innovation_single = sizes["innovation_single"] * innovation_policy * scale
-    smart_single = sizes["smart_single"] * smart_policy * scale
-    if homogeneous:
-        synergy = sizes["dual"] * dual_policy.astype(float)
-        moderation = np.zeros_like(synergy)
-    else:
-        order = np.where(innovation_year < smart_year, "innovation_first",
-                         np.where(smart_year < innovation_year, "smart_first", "same_year"))
-        multiplier = (np.array([dual_spec["sequence"][o] for o in order])
-                      * np.where(resource_based, dual_spec["resource_based"][True], dual_spec["resource_based"][False])
-                      * np.where(large_city, dual_spec["large_city"][True], dual_spec["large_city"][False])
-                      * cities["region"].map(dual_spec["region"]).to_numpy())
-        with np.errstate(invalid="ignore"):
-            active = np.nan_to_num(event_time, nan=-99) >= dual_spec["delay"]
-            path = dual_spec["level"] + dual_spec["growth"] * (event_time - dual_spec["delay"])
-        synergy = np.where(active, path, 0.0) * multiplier[:, None] * scale
-        moderation = dual_spec["moderation_SR"] * (covariates["SR"] - covariates["SR"].mean()) * dual_policy * scale
-    mediated_ti = mediators["TI"]["b"] * mediator_shift["TI"]
-    mediated_iu = mediators["IU"]["b"] * mediator_shift["IU"]
-    if not homogeneous:
-        cap = -effects["max_share"] * level_without_pilots
-        combined = innovation_single + smart_single + synergy + moderation
-        share_kept = np.ones_like(combined)
-        capped = combined < cap
-        share_kept[capped] = cap[capped] / combined[capped]
-        innovation_single, smart_single = innovation_single * share_kept, smart_single * share_kept
-        synergy, moderation = synergy * share_kept, moderation * share_kept
-    single = innovation_single + smart_single
-    own_effect = single + synergy + moderation + mediated_ti + mediated_iu
+    dual_spec = effects["dual"]
+    order = np.where(innovation_year < smart_year, "innovation_first",
+                     np.where(smart_year < innovation_year, "smart_first", "same_year"))
+    synergy_multiplier = (np.array([dual_spec["sequence"][o] for o in order])
+                          * np.where(resource_based, dual_spec["resource_based"][True], dual_spec["resource_based"][False])
+                          * np.where(large_city, dual_spec["large_city"][True], dual_spec["large_city"][False])
+                          * cities["region"].map(dual_spec["region"]).to_numpy())
+    draws = Draws(spec=spec, years=years, cities=cities, innovation_year=innovation_year, smart_year=smart_year,
+                  dual_year=dual_year, innovation_policy=innovation_policy, smart_policy=smart_policy, base=base,
+                  other=other, spillover=spillover, scale=scale, synergy_multiplier=synergy_multiplier,
+                  sr_deviation=covariates["SR"] - covariates["SR"].mean())
 
-    def realise(latent: np.ndarray) -> np.ndarray:
-        return np.round(100 * np.maximum(latent, 0.0)) / 100
-
-    safety = realise(baseline + own_effect)
-    safety_no_pilot = realise(baseline)
-    # The first pilot alone: innovation first -> innovation single effect only, and vice versa.
-    first_only = np.where((innovation_year < smart_year)[:, None], innovation_single, smart_single)
-    safety_first_only = realise(baseline + first_only)
-    unordered = ~(is_dual & (innovation_year != smart_year))
-    safety_first_only[unordered, :] = np.nan
+    # Every potential outcome from the same draws; the observed outcome is "both" (each pilot
+    # from the city's own adoption year).
+    other_names = tuple(other)
+    potential, bound = {}, {}
+    for column, scenario in potential_outcome_scenarios(other_names).items():
+        potential[column], bound[column] = scenario_outcome(draws, scenario)
+    safety = potential["Safety_both"]
+    innovation_first = (innovation_year < smart_year)[:, None]
+    ordered = (is_dual & (innovation_year != smart_year))[:, None]
+    first_only = np.where(innovation_first, potential["Safety_innovation_only"], potential["Safety_smart_only"])
+    potential["Safety_first_only"] = np.where(ordered, first_only, np.nan)
+    at_bound = (bound["Safety_none"] | bound["Safety_innovation_only"] | bound["Safety_smart_only"]
+                | bound["Safety_both"])
 
     # Instrument: number of universities.
     inst = spec["instrument"]
     base_count = rng.poisson(np.exp(inst["base"]["mean_log"] + inst["base"]["size"] * size
                                     + inst["base"]["dual_pilot"] * is_dual))
-    universities = np.round(base_count[:, None] * (1 + inst["growth_per_year"]) ** (years - first)[None, :]).astype(np.int64)
+    growth = np.power(1 + inst["growth_per_year"], (years - first).astype(float))
+    universities = np.round(base_count[:, None] * growth[None, :]).astype(np.int64)
 
     def flat(matrix: np.ndarray) -> np.ndarray:
         return np.asarray(matrix).reshape(-1)
@@ -471,7 +551,7 @@ def simulate_panel(spec: str | Path | dict | None = None, seed: int | None = Non
     data["Innova_policy"] = flat(innovation_policy)
     data["Smart_policy"] = flat(smart_policy)
     for name in COVARIATES:
-        data[name] = flat(np.broadcast_to(observed[name], (n, n_years)))
+        data[name] = round_significant(flat(np.broadcast_to(observed[name], (n, n_years))))
     repeat = np.repeat
     data["innovative_year"] = pd.array(repeat(innovation_year, n_years), dtype="Float64").astype("Int64")
     data["smart_year"] = pd.array(repeat(smart_year, n_years), dtype="Float64").astype("Int64")
@@ -479,46 +559,31 @@ def simulate_panel(spec: str | Path | dict | None = None, seed: int | None = Non
     for name in other:
         data[name] = flat(other[name])
     data["universities"] = flat(universities)
-    data["death_rate"] = 100 * data["Safety"] / 10 ** data["lnGDP"]
+    data["death_rate"] = round_significant(100 * data["Safety"].to_numpy() / np.power(10.0, data["lnGDP"].to_numpy()))
     data["population"] = data["UL"]
     data["urban_population"] = flat(urban_population)
 
-    truth_effects = pd.DataFrame({
+    event_time = years[None, :] - dual_year[:, None]
+    status = pd.DataFrame({
         "city": data["city"], "year": data["year"],
-        "Safety_no_pilot": flat(safety_no_pilot),
-        "Safety_first_pilot_only": flat(safety_first_only),
-        "effect_total": flat(safety - safety_no_pilot),
-        "effect_second_pilot": flat(safety - safety_first_only),
-        "single": flat(single), "synergy": flat(synergy), "moderation": flat(moderation),
-        "mediated_TI": flat(mediated_ti), "mediated_IU": flat(mediated_iu),
-        "spillover": flat(spillover),
-        "event_time": flat(np.broadcast_to(event_time, (n, n_years))),
+        "Dual_policy": data["Dual_policy"], "Innova_policy": data["Innova_policy"],
+        "Smart_policy": data["Smart_policy"], "event_time": flat(np.broadcast_to(event_time, (n, n_years))),
+        "SR": data["SR"], **{name: data[name] for name in other},
     })
-
+    potential_outcomes = pd.DataFrame({"city": data["city"], "year": data["year"],
+                                       **{column: flat(values) for column, values in potential.items()}})
+    for name in ("TI", "IU"):  # the mediators with and without both pilots
+        potential_outcomes[f"{name}_none"] = round_significant(flat(covariates[name]))
+        potential_outcomes[f"{name}_both"] = data[name]
     city_table = cities.assign(
         dual_year=pd.array(dual_year, dtype="Float64").astype("Int64"),
         size_class_2014=size_class, large_city=large_city,
         urban_population_2014=urban_population[:, base_year],
     )
-    truth = Truth(parameters=spec, effects=truth_effects)
-    truth.summary = _summarise(data, truth_effects, city_table, spec, sample_report)
+    truth = Truth(parameters=spec, potential_outcomes=potential_outcomes, status=status,
+                  at_bound=flat(at_bound), other_policies=other_names,
+                  summary={"sample": sample_report, "dual_city_years": int(data["Dual_policy"].sum())})
     return SimulatedPanel(data=data, truth=truth, cities=city_table, spec=spec, seed=seed)
-
-
-def _summarise(data: pd.DataFrame, effects: pd.DataFrame, cities: pd.DataFrame, spec: dict, sample_report: dict) -> dict:
-    """The headline true values a chapter compares estimates with."""
-    dual = data["Dual_policy"] == 1
-    mediators = spec["effects"]["mediators"]
-    by_event_time = effects.loc[effects["event_time"].notna()].groupby("event_time")["effect_total"].mean()
-    return {
-        "att_dual_vs_no_pilot": float(effects.loc[dual, "effect_total"].mean()),
-        "att_second_pilot": float(effects.loc[dual, "effect_second_pilot"].mean()),
-        "att_dual_event_time": by_event_time,
-        "indirect_TI": mediators["TI"]["a"] * mediators["TI"]["b"],
-        "indirect_IU": mediators["IU"]["a"] * mediators["IU"]["b"],
-        "sample": sample_report,
-        "dual_city_years": int(dual.sum()),
-    }
 
 
 # ----------------------------------------------------------------------------------------------
@@ -551,3 +616,45 @@ def calibrate(spec: str | Path | dict | None = None, seed: int | None = None) ->
         x0, y0, x1 = x1, y1, x1 + (target - y1) * (x1 - x0) / (y1 - y0)
         y1 = estimate(x1)
     return round(float(x1), 3)
+
+
+# ----------------------------------------------------------------------------------------------
+# Null worlds
+# ----------------------------------------------------------------------------------------------
+
+_DUAL_ONLY_EFFECTS = {"effects.dual.level": 0.0, "effects.dual.growth": 0.0, "effects.dual.moderation_SR": 0.0,
+                      "effects.mediators.TI.a": 0.0, "effects.mediators.IU.a": 0.0}
+_SINGLE_EFFECTS = {"effects.innovation_single": 0.0, "effects.smart_single": 0.0}
+
+
+def null_world(name: str, spec: str | Path | dict | None = None) -> dict:
+    """The overrides that switch off the effect behind estimand ``name``: the default
+    specification with that one effect off (its "null world").
+
+    ``synergy``: every part that acts only when a city holds both pilots (the synergy, its
+    moderation by SR, and the mediators, which respond to the dual pilot). ``dual_vs_none`` and
+    ``second_given_first``: every own-pilot effect. ``innovation_single``, ``smart_single``,
+    ``mediated_TI``, ``mediated_IU``, ``moderation_SR``, ``spillover``: that one part. Another
+    policy's name: that policy's effect. In the homogeneous mode the sizes of
+    ``homogeneous_sizes`` are switched off as well.
+    """
+    loaded = load_spec(spec)
+    homogeneous_single = {f"effects.homogeneous_sizes.{k}": 0.0 for k in ("innovation_single", "smart_single")}
+    homogeneous_dual = {"effects.homogeneous_sizes.dual": 0.0}
+    worlds = {
+        "dual_vs_none": {**_SINGLE_EFFECTS, **_DUAL_ONLY_EFFECTS, **homogeneous_single, **homogeneous_dual},
+        "second_given_first": {**_SINGLE_EFFECTS, **_DUAL_ONLY_EFFECTS, **homogeneous_single, **homogeneous_dual},
+        "synergy": {**_DUAL_ONLY_EFFECTS, **homogeneous_dual},
+        "innovation_single": {"effects.innovation_single": 0.0, "effects.homogeneous_sizes.innovation_single": 0.0},
+        "smart_single": {"effects.smart_single": 0.0, "effects.homogeneous_sizes.smart_single": 0.0},
+        "mediated_TI": {"effects.mediators.TI.a": 0.0},
+        "mediated_IU": {"effects.mediators.IU.a": 0.0},
+        "mediator_shift_TI": {"effects.mediators.TI.a": 0.0},
+        "mediator_shift_IU": {"effects.mediators.IU.a": 0.0},
+        "moderation_SR": {"effects.dual.moderation_SR": 0.0},
+        "spillover": {"effects.spillover.bands_km": []},
+    }
+    worlds.update({policy: {f"effects.other_policies.{policy}": 0.0} for policy in loaded["other_policies"]})
+    if name not in worlds:
+        raise KeyError(f"no null world for {name!r}; known: {', '.join(worlds)}")
+    return worlds[name]

@@ -492,8 +492,13 @@ def _impact_table(fit: _Fit, names: list, durbin: list, spec: Spectrum, draws: i
     table = pd.DataFrame({"direct": point[0], "indirect": point[1], "total": point[2]}, index=pd.Index(names))
     params = np.r_[fit.coef, fit.rho]
     covariance = np.nan_to_num(fit.vcov)
+    # Draws through the symmetric square root of the covariance: unlike a Cholesky factor or the
+    # eigenvectors themselves (whose signs and order may flip with the last bits of the matrix),
+    # it is a continuous function of the matrix, so the draws do not depend on rounding noise.
+    eigenvalues, eigenvectors = np.linalg.eigh((covariance + covariance.T) / 2)
+    root = eigenvectors @ np.diag(np.sqrt(np.clip(eigenvalues, 0.0, None))) @ eigenvectors.T
     rng = np.random.default_rng(seed)
-    sample = rng.multivariate_normal(params, covariance, size=draws, method="eigh")
+    sample = params + rng.standard_normal((draws, params.size)) @ root
     low, high = spec.rho_bounds()
     sample[:, -1] = np.clip(sample[:, -1], low + 1e-9, high - 1e-9)
     drawn = lesage_pace_impacts(sample[:, -1], sample[:, :k], sample[:, :-1] @ theta_of.T, spec)
