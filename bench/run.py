@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 
+from montecarlo import montecarlo_panels_per_second
 from mechanism import bootstrap_draw_speedup_over_pyfixest, fully_interacted_to_split_twfe, mediation_bootstrap_seconds
 from robustness import placebo_speedup
 from spatial import spatial_durbin_seconds, spatial_sweep_seconds
@@ -75,6 +76,7 @@ BENCHMARKS = {
     "placebo_speedup": placebo_speedup,
     "spatial_sweep_seconds": spatial_sweep_seconds,
     "spatial_durbin_seconds": spatial_durbin_seconds,
+    "montecarlo_panels_per_second": montecarlo_panels_per_second,
 }
 
 
@@ -83,7 +85,8 @@ def main(names: list[str]) -> None:
     if unknown:
         sys.exit(f"unknown benchmark {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
     for name in names or list(BENCHMARKS):
-        print(f"{name}: {BENCHMARKS[name]():.4g}", flush=True)
+        value = BENCHMARKS[name]()
+        print(f"{name}: {value if isinstance(value, str) else format(value, '.4g')}", flush=True)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ Modules, one idea each:
 - ``panel``       loading and validating a real city-year panel
 - ``simulate``    the calibrated simulated panel: draws, potential outcomes, null worlds
 - ``truth``       potential outcomes of every city-year and the estimands read off them
+- ``montecarlo``  a computation over many simulated panels (joblib or Dask), cached; summaries
 - ``paper``       the main paper's printed numbers, as data
 - ``datasource``  which panel the chapters run on: the simulation or the reader's real panel
 - ``samples``     comparison groups of a two-program study (dual, single, none; adoption order)
