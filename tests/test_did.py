@@ -146,7 +146,7 @@ def test_twfe_table_has_the_treatment_first_and_t_inference_with_g_minus_1_df(si
     np.testing.assert_allclose(result.table["ci_low"], tidy["2.5%"], rtol=1e-12)
     sizable = tidy["Pr(>|t|)"] > 1e-10
     np.testing.assert_allclose(result.table["p_value"][sizable.to_numpy()], tidy["Pr(>|t|)"][sizable], rtol=1e-8)
-    assert 0 < result.table.loc["Dual_policy", "p_value"] < 1e-10
+    assert 0 < result.table.loc["Dual_policy", "p_value"] < 1e-6
     assert 0 < result.extra["r2_within"] < result.extra["r2"] < 1
 
 

@@ -11,16 +11,24 @@ and simulated where it must be:
 
 The DGP, for city *i* in year *t* (all parameters in the specification file):
 
-``Safety_it = max(0, alpha_i + gamma_t + sum_k beta_k x_kit + b_TI TI_it + b_IU IU_it + b_SR SR_it
-+ spillover_it + other policies_it + tau_it + u_it)``, rounded to whole deaths, where
-``alpha_i`` is a lognormal city level (larger and resource-based cities have more deaths),
-``gamma_t`` a national decline, ``u_it`` an AR(1) shock, the mediators TI and IU move with
-``Dual_policy`` (``a_TI``, ``a_IU``) and ``tau_it`` is the city's own pilot effect: the single
-Innovative City and Smart City effects from each adoption year, plus a dual-pilot synergy that
-starts ``delay`` years after the second pilot and grows each year, scaled by the adoption order
-and the city's type, plus moderation by SR. Covariates are built from latent Gaussian parts (city
-level, common trend, city-specific trend, AR(1) shock) mapped to the printed mean, SD, min and
-max; pilot cities are larger and on steeper trends (selection on observables and on trends).
+``Safety_it(d) = max(0, Y0_it) x (1 + s_it(d)) x (1 + o_it) x (1 + w_it) + m_it(d)``, rounded to
+whole deaths, where ``Y0_it = (alpha_i + gamma_t)(1 + u_it) + sum_k beta_k x~_kit + b_TI TI~_it +
+b_IU IU~_it + b_SR SR~_it`` are the deaths without any policy (``alpha_i`` a lognormal city level,
+higher in larger, dual-pilot and resource-based cities; ``gamma_t`` a national decline, the same
+in every city; ``u_it`` a relative AR(1) shock; ``x~`` the covariates' within movements);
+``s_it(d)`` is the share of deaths the city's own pilots prevent in treatment state ``d``: the
+single Innovative City and Smart City shares from each adoption year, plus, while both are held,
+a synergy share that starts ``delay`` years after the second pilot and ramps up over
+``ramp_years``, times multipliers for the adoption order and the city's type, plus moderation by
+SR; ``o_it`` and ``w_it`` are the shares of the other policies and of other cities' dual pilots
+(distance bands); ``m_it(d)`` the effects mediated by TI and IU (``a x b`` while both pilots are
+held). The pilots' shares add up, so with the synergy switched off the two pilots together do
+exactly what each does apart, in deaths as in shares. Deaths are counts, and a share keeps every
+potential outcome above zero: the floor and the guard on shares (``max_share``) bind in under 1%
+of dual-pilot city-years (``tests/test_truth.py``). Covariates are built from latent Gaussian
+parts (city level, common trend, city-specific trend, AR(1) shock) mapped to the printed mean,
+SD, min and max; pilot cities are larger and on steeper trends (selection on observables and on
+trends).
 
 Every simulated city-year carries its potential outcomes (neither pilot, one, the other, both;
 the mediators untreated; no spillover; without each other policy), computed by
@@ -97,13 +105,15 @@ def load_spec(spec: str | Path | dict | None = None, overrides: dict | None = No
 
 @dataclass
 class SimulatedPanel:
-    """A simulated panel: ``data`` (one row per city-year), ``truth``, the ``cities`` drawn."""
+    """A simulated panel: ``data`` (one row per city-year), ``truth``, the ``cities`` drawn, and
+    the ``draws`` every potential outcome was computed from (for diagnostics of the design)."""
 
     data: pd.DataFrame
     truth: Truth
     cities: pd.DataFrame
     spec: dict
     seed: int
+    draws: "Draws | None" = None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -234,11 +244,13 @@ def _absorbing(years: np.ndarray, adoption: np.ndarray) -> np.ndarray:
 
 
 def planted_sizes(spec: dict) -> dict:
-    """The planted sizes of the single-pilot effects and of the dual-pilot synergy.
+    """The specification's sizes of the single-pilot effects and of the dual-pilot synergy.
 
-    Heterogeneous mode: ``innovation_single``, ``smart_single`` and ``dual.level`` (for a pilot
-    city of average death level; the synergy then grows). Homogeneous mode: the constant sizes of
-    ``effects.homogeneous_sizes``. The mediated parts (a x b of TI and IU) come on top of ``dual``.
+    Heterogeneous mode: shares of a city's deaths (``innovation_single``, ``smart_single`` and
+    the synergy's full ``dual.level``, before its multipliers). Homogeneous mode: the constant
+    sizes of ``effects.homogeneous_sizes``, in hundreds of deaths. The mediated parts (a x b of
+    TI and IU) come on top of ``dual``. A design description: the truth a chapter shows is an
+    estimand of :class:`citypilots.truth.Truth`.
     """
     effects = spec["effects"]
     if effects["homogeneous"]:
@@ -303,26 +315,25 @@ def potential_outcome_scenarios(other_policies: tuple[str, ...]) -> dict[str, Sc
 class Draws:
     """Everything random in one simulated panel, drawn once and shared by every potential outcome.
 
-    Matrices are (cities, years). ``base`` is the outcome's part that no pilot and no other
-    policy touches: city level, national decline, covariates' within movements (the mediators at
-    their untreated values), the AR(1) shock. ``innovation_policy`` and ``smart_policy`` are the
-    observed dummies; ``other`` the other policies' dummies; ``spillover`` the observed spillover
-    each city receives; ``scale`` each city's pilot-effect scale (a city trait, the same in every
-    scenario).
+    Matrices are (cities, years). ``expected`` is each city-year's expected deaths without any
+    pilot or other policy (the city's level plus the national decline); ``base`` the outcome
+    without them: ``expected`` times (1 + a relative AR(1) shock), plus the covariates' within
+    movements (the mediators at their untreated values). ``innovation_policy`` and
+    ``smart_policy`` are the observed dummies; ``other`` the other policies' dummies;
+    ``spillover_share`` the observed spillover each city receives, as a share of its expected
+    deaths; ``synergy_multiplier`` each city's multiplier of the synergy (adoption order, type).
     """
 
     spec: dict
     years: np.ndarray
     cities: pd.DataFrame
-    innovation_year: np.ndarray
-    smart_year: np.ndarray
     dual_year: np.ndarray
     innovation_policy: np.ndarray
     smart_policy: np.ndarray
+    expected: np.ndarray
     base: np.ndarray
     other: dict
-    spillover: np.ndarray
-    scale: np.ndarray
+    spillover_share: np.ndarray
     synergy_multiplier: np.ndarray
     sr_deviation: np.ndarray
 
@@ -332,57 +343,85 @@ def realise(latent: np.ndarray) -> np.ndarray:
     return np.round(100 * np.maximum(latent, 0.0)) / 100
 
 
-def pilot_effects(draws: Draws, innovation_on: np.ndarray, smart_on: np.ndarray, moderation: bool,
-                  level_without_pilots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The own-pilot effect (before the mediators) of each city-year, and where a cap binds.
+def synergy_path(event_time: np.ndarray, dual_spec: dict) -> np.ndarray:
+    """The synergy's share by years since the dual-pilot year: zero for ``delay`` years, then
+    rising in equal steps to ``level`` over ``ramp_years`` years, and staying there."""
+    with np.errstate(invalid="ignore"):
+        steps = np.clip((np.nan_to_num(event_time, nan=-99) - dual_spec["delay"] + 1) / dual_spec["ramp_years"], 0.0, 1.0)
+    return dual_spec["level"] * steps
 
-    Heterogeneous (the default): the single effects from each adoption year and the synergy
-    ``delay`` years after the dual-pilot year, growing by ``growth`` a year, times the city's
-    multiplier (adoption order and type) and its scale; plus the moderation by SR while both
-    pilots are held; no pilot removes more than ``max_share`` of the city's deaths that year.
-    Homogeneous: constant sizes (``homogeneous_sizes``), no cap.
+
+def pilot_shares(draws: Draws, innovation_on: np.ndarray, smart_on: np.ndarray, moderation: bool) -> np.ndarray:
+    """The own pilots' effect on each city-year as a share of its expected deaths (heterogeneous mode).
+
+    The single shares from each adoption year; while both pilots are held, the synergy (its path
+    by event time times the city's multiplier) and the moderation by SR (``moderation_SR`` per
+    unit of SR above its mean). Shares add up: without a synergy, both pilots together do exactly
+    what the two do apart, in deaths as in shares.
     """
     effects = draws.spec["effects"]
     dual_on = innovation_on * smart_on
-    sizes = planted_sizes(draws.spec)
-    scale = draws.scale
-    single = (sizes["innovation_single"] * innovation_on + sizes["smart_single"] * smart_on) * scale
-    if effects["homogeneous"]:
-        combined = single + sizes["dual"] * dual_on
-        return combined, np.zeros(combined.shape, dtype=bool)
-    dual_spec = effects["dual"]
     event_time = draws.years[None, :] - draws.dual_year[:, None]
-    with np.errstate(invalid="ignore"):
-        active = np.nan_to_num(event_time, nan=-99) >= dual_spec["delay"]
-        path = dual_spec["level"] + dual_spec["growth"] * (event_time - dual_spec["delay"])
-    synergy = np.where(active & (dual_on == 1), path, 0.0) * draws.synergy_multiplier[:, None] * scale
-    moderation_part = (dual_spec["moderation_SR"] * draws.sr_deviation * dual_on * scale
-                       if moderation else np.zeros_like(synergy))
-    combined = single + synergy + moderation_part
-    cap = -effects["max_share"] * level_without_pilots
-    capped = combined < cap
-    combined = np.where(capped, cap, combined)
-    return combined, capped
+    synergy = synergy_path(event_time, effects["dual"]) * draws.synergy_multiplier[:, None]
+    moderation_part = effects["dual"]["moderation_SR"] * draws.sr_deviation if moderation else 0.0
+    return (effects["innovation_single"] * innovation_on + effects["smart_single"] * smart_on
+            + (synergy + moderation_part) * dual_on)
 
 
 def scenario_outcome(draws: Draws, scenario: Scenario) -> tuple[np.ndarray, np.ndarray]:
     """The realised outcome of every city-year in ``scenario``, from the shared draws.
 
-    Returns (Safety, at_bound), where at_bound marks a city-year whose latent outcome is at or
-    below zero or whose pilot effect is capped.
+    Deaths = deaths without any policy x (1 + own pilots' share) x (1 + other policies' shares)
+    x (1 + spillover share) + the mediated effects (a x b while both pilots are held): the two
+    pilots prevent a share of the deaths the city would otherwise have had that year (their
+    shares add up, so without a synergy the two together do exactly what each does apart), and
+    other policies and other cities' pilots a share of what is left. In the homogeneous mode the
+    own pilots instead add constant numbers of deaths (``homogeneous_sizes``). Each share is kept
+    above ``-max_share`` (a guard that the default design rarely meets). Returns
+    (Safety, at_bound), where at_bound marks a city-year whose latent outcome is at or below
+    zero or whose share is capped.
     """
     effects = draws.spec["effects"]
     innovation_on = draws.innovation_policy if scenario.innovation else np.zeros_like(draws.innovation_policy)
     smart_on = draws.smart_policy if scenario.smart else np.zeros_like(draws.smart_policy)
     dual_on = innovation_on * smart_on
     acting = tuple(draws.other) if scenario.other_policies is None else scenario.other_policies
-    level = (draws.base + sum(effects["other_policies"][name] * draws.other[name] for name in acting)
-             + (draws.spillover if scenario.spillover else 0.0))
-    own, capped = pilot_effects(draws, innovation_on, smart_on, scenario.moderation, np.maximum(level, 0.0))
+    other_share = sum(effects["other_policies"][name] * draws.other[name] for name in acting) + np.zeros_like(draws.base)
+    spillover_share = draws.spillover_share if scenario.spillover else np.zeros_like(draws.base)
+    level_effect = np.zeros_like(draws.base)
+    own_share = np.zeros_like(draws.base)
+    if effects["homogeneous"]:
+        sizes = effects["homogeneous_sizes"]
+        level_effect = (sizes["innovation_single"] * innovation_on + sizes["smart_single"] * smart_on
+                        + sizes["dual"] * dual_on)
+    else:
+        own_share = pilot_shares(draws, innovation_on, smart_on, scenario.moderation)
+    guard = -effects["max_share"]
+    capped = (own_share < guard) | (other_share < guard) | (spillover_share < guard)
+    kept = [(1 + np.maximum(share, guard)) for share in (own_share, other_share, spillover_share)]
     mediators = effects["mediators"]
     mediated = sum(mediators[name]["a"] * mediators[name]["b"] * dual_on for name in scenario.mediators)
-    latent = level + own + mediated
+    no_policy = np.maximum(draws.base, 0.0)
+    latent = no_policy * kept[0] * kept[1] * kept[2] + level_effect + mediated
     return realise(latent), capped | (latent <= 0)
+
+
+def planted_parts(draws: Draws) -> dict[str, np.ndarray]:
+    """What the specification plants in each city-year before the floor, the cap and the
+    rounding, in hundreds of deaths (heterogeneous mode), while both pilots are held: the
+    ``synergy``, the ``moderation`` by SR, the ``mediated`` effects, and their sum, the
+    ``interaction`` (what the four-cell synergy estimand realises). For checking that the floor
+    and the cap rarely bite; never a truth."""
+    effects = draws.spec["effects"]
+    dual_on = draws.innovation_policy * draws.smart_policy
+    event_time = draws.years[None, :] - draws.dual_year[:, None]
+    other_share = sum(effects["other_policies"][name] * draws.other[name] for name in draws.other)
+    no_pilot = np.maximum(draws.base, 0.0) * (1 + other_share) * (1 + draws.spillover_share)
+    synergy = no_pilot * synergy_path(event_time, effects["dual"]) * draws.synergy_multiplier[:, None] * dual_on
+    moderation = no_pilot * effects["dual"]["moderation_SR"] * draws.sr_deviation * dual_on
+    mediated = sum(m["a"] * m["b"] for m in effects["mediators"].values()) * dual_on
+    return {"synergy": synergy, "moderation": moderation, "mediated": mediated,
+            "interaction": synergy + moderation + mediated}
 
 
 def simulate_panel(spec: str | Path | dict | None = None, seed: int | None = None,
@@ -414,7 +453,7 @@ def simulate_panel(spec: str | Path | dict | None = None, seed: int | None = Non
 
     # City traits: size and growth type (pilot cities larger and on steeper trends).
     cov = spec["covariates"]
-    size = rng.standard_normal(n) + cov["size_pilot_shift"] * is_pilot
+    size = rng.standard_normal(n) + cov["size_pilot_shift"] * is_pilot + cov["size_dual_shift"] * is_dual
     growth_type = rng.standard_normal(n) + cov["growth_type_pilot_shift"] * is_pilot
     size, growth_type = _standardise(size), _standardise(growth_type)
     year_position = _standardise(years.astype(float))
@@ -483,29 +522,25 @@ def simulate_panel(spec: str | Path | dict | None = None, seed: int | None = Non
             adoption[chosen] = rng.integers(low, high + 1, size=len(chosen))
         other[name] = _absorbing(years, adoption)
 
-    # Outcome without any pilot or other policy: city level, national decline, the covariates'
-    # own movements (deviations from their city and year means, so the city and year levels alone
-    # set how deaths differ across cities and decline over time), the untreated mediators and
-    # the moderator, and an AR(1) shock.
+    # Outcome without any pilot or other policy. Expected deaths: the city's level plus a national
+    # decline, the same number of deaths in every city (so that trends without pilots are parallel
+    # in deaths, apart from the covariates); realised: times (1 + a relative AR(1) shock, as
+    # the noise of counts grows with their level), plus the covariates' own movements (deviations
+    # from their city and year means, so the city and year levels alone set how deaths differ
+    # across cities and decline over time), the untreated mediators and the moderator.
     year_level = np.linspace(out["year_level"]["start"], out["year_level"]["end"], n_years)
-    shock = out["shock"]["sd"] * _ar1(rng, n, n_years, out["shock"]["ar1"])
+    expected = city_level[:, None] + year_level[None, :]
+    relative_shock = out["shock"]["relative_sd"] * _ar1(rng, n, n_years, out["shock"]["ar1"])
     within = {name: x - x.mean(axis=1, keepdims=True) - x.mean(axis=0, keepdims=True) + x.mean()
               for name, x in covariates.items()}
-    base = (city_level[:, None] + year_level[None, :] + shock
+    base = (expected * (1 + relative_shock)
             + sum(out["beta"][name] * within[name] for name in CONTROLS)
             + mediators["TI"]["b"] * within["TI"] + mediators["IU"]["b"] * within["IU"]
             + effects["SR_direct"] * within["SR"])
     distance = distance_matrix_km(cities)
-    spillover = _band_exposure(distance, dual_policy.astype(float), effects["spillover"]["bands_km"])
+    spillover_share = _band_exposure(distance, dual_policy.astype(float), effects["spillover"]["bands_km"])
 
-    # The pilot effects' city scale: effects are stated for a pilot city of average death level
-    # and scale with the city's mean deaths without pilots (in the observed world of other
-    # policies and spillovers; a city trait, held fixed in every scenario). The synergy's
-    # multiplier: adoption order and city type.
-    observed_level = np.maximum(base + sum(effects["other_policies"][k] * other[k] for k in other) + spillover, 0.0)
-    city_mean_level = observed_level.mean(axis=1, keepdims=True)
-    homogeneous = bool(effects["homogeneous"])
-    scale = np.ones((n, 1)) if homogeneous else city_mean_level / city_mean_level[is_pilot].mean()
+    # The synergy's multiplier: adoption order and city type (heterogeneity, Table 8).
     dual_spec = effects["dual"]
     order = np.where(innovation_year < smart_year, "innovation_first",
                      np.where(smart_year < innovation_year, "smart_first", "same_year"))
@@ -513,9 +548,9 @@ def simulate_panel(spec: str | Path | dict | None = None, seed: int | None = Non
                           * np.where(resource_based, dual_spec["resource_based"][True], dual_spec["resource_based"][False])
                           * np.where(large_city, dual_spec["large_city"][True], dual_spec["large_city"][False])
                           * cities["region"].map(dual_spec["region"]).to_numpy())
-    draws = Draws(spec=spec, years=years, cities=cities, innovation_year=innovation_year, smart_year=smart_year,
-                  dual_year=dual_year, innovation_policy=innovation_policy, smart_policy=smart_policy, base=base,
-                  other=other, spillover=spillover, scale=scale, synergy_multiplier=synergy_multiplier,
+    draws = Draws(spec=spec, years=years, cities=cities, dual_year=dual_year, innovation_policy=innovation_policy,
+                  smart_policy=smart_policy, expected=expected, base=base, other=other,
+                  spillover_share=spillover_share, synergy_multiplier=synergy_multiplier,
                   sr_deviation=covariates["SR"] - covariates["SR"].mean())
 
     # Every potential outcome from the same draws; the observed outcome is "both" (each pilot
@@ -536,7 +571,7 @@ def simulate_panel(spec: str | Path | dict | None = None, seed: int | None = Non
     inst = spec["instrument"]
     base_count = rng.poisson(np.exp(inst["base"]["mean_log"] + inst["base"]["size"] * size
                                     + inst["base"]["dual_pilot"] * is_dual))
-    growth = np.power(1 + inst["growth_per_year"], (years - first).astype(float))
+    growth = round_significant(np.power(1 + inst["growth_per_year"], (years - first).astype(float)))
     universities = np.round(base_count[:, None] * growth[None, :]).astype(np.int64)
 
     def flat(matrix: np.ndarray) -> np.ndarray:
@@ -583,7 +618,7 @@ def simulate_panel(spec: str | Path | dict | None = None, seed: int | None = Non
     truth = Truth(parameters=spec, potential_outcomes=potential_outcomes, status=status,
                   at_bound=flat(at_bound), other_policies=other_names,
                   summary={"sample": sample_report, "dual_city_years": int(data["Dual_policy"].sum())})
-    return SimulatedPanel(data=data, truth=truth, cities=city_table, spec=spec, seed=seed)
+    return SimulatedPanel(data=data, truth=truth, cities=city_table, spec=spec, seed=seed, draws=draws)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -622,7 +657,7 @@ def calibrate(spec: str | Path | dict | None = None, seed: int | None = None) ->
 # Null worlds
 # ----------------------------------------------------------------------------------------------
 
-_DUAL_ONLY_EFFECTS = {"effects.dual.level": 0.0, "effects.dual.growth": 0.0, "effects.dual.moderation_SR": 0.0,
+_DUAL_ONLY_EFFECTS = {"effects.dual.level": 0.0, "effects.dual.moderation_SR": 0.0,
                       "effects.mediators.TI.a": 0.0, "effects.mediators.IU.a": 0.0}
 _SINGLE_EFFECTS = {"effects.innovation_single": 0.0, "effects.smart_single": 0.0}
 
