@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml requirements.lock
 # dropped whenever lib/ or data/ change, since a chapter's cached outputs depend on them)
 # and fails on any cell error or Sphinx warning.
 book: $(STAMP)
-	$(BIN)/python -m citypilots.bookcache _build/.jupyter_cache lib data
+	$(BIN)/python -m citypilots.report.bookcache _build/.jupyter_cache lib data
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 	@echo "The book is in _build/html/index.html"
 

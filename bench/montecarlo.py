@@ -15,8 +15,8 @@ PANELS = 24
 
 def baseline_twfe(simulated) -> dict:
     """One panel's work: the paper's TWFE specification."""
-    from citypilots.did import twfe
-    from citypilots.panel import CONTROLS
+    from citypilots.estimators.did import twfe
+    from citypilots.data.panel import CONTROLS
 
     return {"estimate": twfe(simulated.data, "Safety", "Dual_policy", controls=CONTROLS).estimate()}
 

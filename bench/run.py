@@ -18,7 +18,7 @@ from timing import best_of
 
 def simulate_seconds() -> float:
     """Wall time of one simulation of the main paper's 3,488-row panel (best of three)."""
-    from citypilots.simulate import simulate_panel
+    from citypilots.simulation.generator import simulate_panel
 
     return best_of(simulate_panel, 3)
 
@@ -28,8 +28,8 @@ def validate_panel_seconds() -> float:
     import tempfile
     from pathlib import Path
 
-    from citypilots.panel import load_panel, to_csv
-    from citypilots.simulate import simulate_panel
+    from citypilots.data.panel import load_panel, to_csv
+    from citypilots.simulation.generator import simulate_panel
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "panel.csv"
@@ -44,10 +44,10 @@ def estimator_to_twfe(estimator: str):
     aggregations; the robust estimators use dual-pilot and never-pilot cities, as the chapter does.
     """
     def ratio() -> float:
-        from citypilots import did
-        from citypilots.panel import CONTROLS
-        from citypilots.samples import keep_groups, pilot_groups
-        from citypilots.simulate import simulate_panel
+        from citypilots.estimators import did
+        from citypilots.data.panel import CONTROLS
+        from citypilots.data.samples import keep_groups, pilot_groups
+        from citypilots.simulation.generator import simulate_panel
 
         sim = simulate_panel()
         cities = sim.cities.set_index("adcode")

@@ -1,4 +1,4 @@
-"""Benchmarks of the spatial chapter (citypilots.spatial). Each function returns seconds.
+"""Benchmarks of the spatial chapter (citypilots.estimators.spatial). Each function returns seconds.
 
 Registered in ``bench/run.py``; run one with ``python bench/run.py spatial_sweep_seconds``.
 Target (issue 7): the whole distance-band sweep under 20 s on 2 cores.
@@ -10,7 +10,7 @@ from timing import best_of
 
 
 def _main_panel():
-    from citypilots.simulate import simulate_panel
+    from citypilots.simulation.generator import simulate_panel
 
     sim = simulate_panel()
     data = sim.data.assign(planted_spillover=sim.truth.contrast("spillover").to_numpy())
@@ -21,8 +21,8 @@ def spatial_sweep_seconds() -> float:
     """Wall time of the chapter's distance-band sweep (25 bands of 100 km to 2,500 km, spatial Durbin
     with city and year effects, 500 impact draws per band, the planted spillover projected too) on the
     main 3,488-row panel. One warm-up run, then the best of three."""
-    from citypilots import spatial
-    from citypilots.panel import CONTROLS
+    from citypilots.estimators import spatial
+    from citypilots.data.panel import CONTROLS
 
     data, cities = _main_panel()
 
@@ -36,8 +36,8 @@ def spatial_sweep_seconds() -> float:
 def spatial_durbin_seconds() -> float:
     """Wall time of one two-way fixed-effects spatial Durbin fit (Dual_policy and six controls, their
     W-lags, inverse-distance-squared weights, 1,000 impact draws) on the main panel; best of five."""
-    from citypilots import spatial
-    from citypilots.panel import CONTROLS
+    from citypilots.estimators import spatial
+    from citypilots.data.panel import CONTROLS
 
     data, cities = _main_panel()
     w = spatial.inverse_distance_weights(cities, power=2)

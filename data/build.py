@@ -4,10 +4,10 @@
 
 1. Brings the city table, the administrative changes and the resource-based city list into
    ``data/`` (adding ``resource_type`` and ``city_since`` to the city table).
-2. Rewrites each program's list into the one calendar schema of ``citypilots.pilots`` with
+2. Rewrites each program's list into the one calendar schema of ``citypilots.data.pilots`` with
    ``status = sourced``.
 3. Completes the Innovative City and Smart City calendars by the rules in
-   ``data/pilots/completion.yml`` (``citypilots.imputation``), appending imputed rows.
+   ``data/pilots/completion.yml`` (``citypilots.data.calendar_completion``), appending imputed rows.
 
 The output is deterministic; ``tests/test_pilots.py`` checks that the committed files equal
 what step 3 makes from their own sourced rows.
@@ -24,9 +24,9 @@ import yaml
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "lib"))
 
-from citypilots.cities import load_cities  # noqa: E402
-from citypilots.imputation import complete_calendar_files  # noqa: E402
-from citypilots.pilots import COLUMNS  # noqa: E402
+from citypilots.data.cities import load_cities  # noqa: E402
+from citypilots.data.calendar_completion import complete_calendar_files  # noqa: E402
+from citypilots.data.pilots import COLUMNS  # noqa: E402
 PROGRAMS = ("innovative_city", "smart_city", "low_carbon_city", "broadband_china")
 
 

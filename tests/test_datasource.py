@@ -15,10 +15,10 @@ import jupytext
 import pytest
 from nbclient import NotebookClient
 
-from citypilots.datasource import PANEL_VARIABLE, chapter_data
+from citypilots.report.datasource import PANEL_VARIABLE, chapter_data
 from citypilots.errors import PanelError
-from citypilots.panel import to_csv
-from citypilots.simulate import simulate_panel
+from citypilots.data.panel import to_csv
+from citypilots.simulation.generator import simulate_panel
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "notebooks").glob("*.md"))

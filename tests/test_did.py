@@ -1,4 +1,4 @@
-"""TWFE and the dynamic event study (citypilots.did): exactness, inference, planted truth, checks.
+"""TWFE and the dynamic event study (citypilots.estimators.did): exactness, inference, planted truth, checks.
 
 Four kinds of evidence that the numbers are right:
 
@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from citypilots.did import (
+from citypilots.estimators.did import (
     RESULT_COLUMNS,
     DidArgumentError,
     check_binary,
@@ -33,8 +33,9 @@ from citypilots.did import (
     twfe,
     wald_test,
 )
-from citypilots.panel import CONTROLS
-from citypilots.simulate import planted_sizes, simulate_panel
+from citypilots.data.panel import CONTROLS
+from citypilots.simulation.specification import planted_sizes
+from citypilots.simulation.generator import simulate_panel
 
 SINGLE_PILOTS = ("Innova_policy", "Smart_policy")
 

@@ -1,4 +1,4 @@
-"""Estimates by group and tests of their differences (citypilots.heterogeneity).
+"""Estimates by group and tests of their differences (citypilots.estimators.heterogeneity).
 
 Evidence that the numbers are right:
 
@@ -21,10 +21,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from citypilots import did, heterogeneity
-from citypilots.estimates import DidArgumentError
-from citypilots.panel import CONTROLS
-from citypilots.simulate import simulate_panel
+from citypilots.estimators import did, heterogeneity
+from citypilots.estimators.estimates import DidArgumentError
+from citypilots.data.panel import CONTROLS
+from citypilots.simulation.generator import simulate_panel
 
 # ----------------------------------------------------------------------------------------------
 # Fixtures

@@ -1,4 +1,4 @@
-"""Stepwise mediation, its bootstrap, the confounder switch and moderation (citypilots.mechanism).
+"""Stepwise mediation, its bootstrap, the confounder switch and moderation (citypilots.estimators.mechanism).
 
 Evidence that the numbers are right:
 
@@ -22,11 +22,11 @@ import pandas as pd
 import pyfixest as pf
 import pytest
 
-from citypilots import did, mechanism
-from citypilots.estimates import DidArgumentError
-from citypilots.panel import CONTROLS
-from citypilots.paper import printed
-from citypilots.simulate import simulate_panel
+from citypilots.estimators import did, mechanism
+from citypilots.estimators.estimates import DidArgumentError
+from citypilots.data.panel import CONTROLS
+from citypilots.data.paper import printed
+from citypilots.simulation.generator import simulate_panel
 
 # ----------------------------------------------------------------------------------------------
 # Fixtures

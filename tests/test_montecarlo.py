@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from citypilots import montecarlo
-from citypilots.did import twfe
-from citypilots.panel import CONTROLS
-from citypilots.simulate import null_world
+from citypilots.simulation import montecarlo
+from citypilots.estimators.did import twfe
+from citypilots.data.panel import CONTROLS
+from citypilots.simulation.specification import null_world
 
 # Workers (joblib's, Dask's) import what they run; this test module is not importable there, so
 # its functions travel by value.
@@ -45,7 +45,7 @@ def test_one_row_per_seed_in_order_with_the_truths_asked_for(cache_in):
     rows = montecarlo.replicate(baseline_twfe, seeds=SEEDS, truths=("dual_vs_none", "synergy"), progress=False)
     assert list(rows["seed"]) == SEEDS
     assert {"estimate", "ci_low", "ci_high", "p_value", "truth_dual_vs_none", "truth_synergy"} <= set(rows.columns)
-    from citypilots.simulate import simulate_panel
+    from citypilots.simulation.generator import simulate_panel
     assert rows.loc[1, "truth_synergy"] == simulate_panel(seed=1).truth.synergy()
     assert rows["mean_safety"].nunique() == len(SEEDS)  # each seed its own panel
 

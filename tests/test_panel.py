@@ -1,4 +1,4 @@
-"""Tests of citypilots.panel: a clean panel loads and round-trips; every bad input is
+"""Tests of citypilots.data.panel: a clean panel loads and round-trips; every bad input is
 reported with its file, spreadsheet row and column; several problems come in one error."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from citypilots.cities import cities_present_throughout, load_admin_changes, load_cities
+from citypilots.data.cities import cities_present_throughout, load_admin_changes, load_cities
 from citypilots.errors import PanelError
-from citypilots.panel import (
+from citypilots.data.panel import (
     CONTROLS,
     OPTIONAL_COLUMNS,
     POLICY_DUMMIES,
@@ -19,7 +19,7 @@ from citypilots.panel import (
     to_csv,
     validate_panel,
 )
-from citypilots.pilots import adoption_years
+from citypilots.data.pilots import adoption_years
 
 YEARS = list(range(2008, 2024))
 SHENZHEN, JILIN = 440300, 220200

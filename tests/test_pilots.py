@@ -7,11 +7,11 @@ import shutil
 import pandas as pd
 import pytest
 
-from citypilots import pilots
-from citypilots.cities import load_cities
+from citypilots.data import pilots
+from citypilots.data.cities import load_cities
 from citypilots.errors import PilotFileError
-from citypilots.imputation import complete_calendar_files, hash_order
-from citypilots.pilots import adoption_years, load_calendar, programs
+from citypilots.data.calendar_completion import complete_calendar_files, hash_order
+from citypilots.data.pilots import adoption_years, load_calendar, programs
 
 
 def first_years(program):

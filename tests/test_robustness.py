@@ -2,19 +2,19 @@
 
 What each group of tests shows:
 
-1. placebo (citypilots.placebo): the Frisch-Waugh-Lovell draws equal pyfixest refits of the
+1. placebo (citypilots.estimators.placebo): the Frisch-Waugh-Lovell draws equal pyfixest refits of the
    same draws to 1e-8, on the book's panel and on an unbalanced one clustered by province; the
    draws keep the treated count and the adoption years; the randomization p-value is its formula;
    a planted effect is found and pure noise is not;
-2. instruments (citypilots.instruments): 2SLS equals linearmodels' on explicit dummies; the
+2. instruments (citypilots.estimators.instruments): 2SLS equals linearmodels' on explicit dummies; the
    Kleibergen-Paap statistics equal a line-by-line port of Stata's ranktest formula and, with
    one instrument, linearmodels' and pyfixest's first-stage statistics; 2SLS recovers a planted
    effect that OLS misses; an instrument absorbed by the fixed effects is refused;
-3. matching (citypilots.matching): the vectorised matching equals a brute-force loop on a small
+3. matching (citypilots.estimators.matching): the vectorised matching equals a brute-force loop on a small
    panel, with ties; caliper and strata hold; matching improves balance on the book's panel;
-4. wild cluster bootstrap (citypilots.bootstrap): the same seed gives the same numbers, another
+4. wild cluster bootstrap (citypilots.estimators.bootstrap): the same seed gives the same numbers, another
    seed nearly the same; it agrees with the t-test where the t-test is reliable;
-5. pre-trend sensitivity (citypilots.pretrends): the smoothness intervals reproduce the published
+5. pre-trend sensitivity (citypilots.estimators.pretrends): the smoothness intervals reproduce the published
    HonestDiD example (Medicaid expansions, the Stata package's README) from its data; the
    relative-magnitude intervals are diff-diff's naive ones (documented); Mbar = 0 gives the
    conventional interval; the breakdown value is where the interval first covers zero;
@@ -29,17 +29,17 @@ import pyfixest as pf
 import pytest
 from scipy import stats
 
-from citypilots import did
-from citypilots.bootstrap import wild_cluster_bootstrap
-from citypilots.estimates import DidArgumentError
-from citypilots.instruments import (absorbed_instruments, identification_tests, iv_2sls, iv_2sls_linearmodels)
-from citypilots.matching import caliper_match, matched_sample, propensity_score, psm_did
-from citypilots.panel import CONTROLS
-from citypilots.placebo import (TwoWayPartialler, permutation_placebo, placebo_assignments, refit_placebo,
+from citypilots.estimators import did
+from citypilots.estimators.bootstrap import wild_cluster_bootstrap
+from citypilots.estimators.estimates import DidArgumentError
+from citypilots.estimators.instruments import (absorbed_instruments, identification_tests, iv_2sls, iv_2sls_linearmodels)
+from citypilots.estimators.matching import caliper_match, matched_sample, propensity_score, psm_did
+from citypilots.data.panel import CONTROLS
+from citypilots.estimators.placebo import (TwoWayPartialler, permutation_placebo, placebo_assignments, refit_placebo,
                                 unit_cohorts)
-from citypilots.pretrends import pretrend_sensitivity
-from citypilots.robustness import shift_within_unit
-from citypilots.simulate import simulate_panel
+from citypilots.estimators.pretrends import pretrend_sensitivity
+from citypilots.estimators.robustness import shift_within_unit
+from citypilots.simulation.generator import simulate_panel
 
 
 @pytest.fixture(scope="module")

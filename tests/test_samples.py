@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from citypilots.samples import adoption_order, keep_groups, pilot_groups
-from citypilots.simulate import simulate_panel
+from citypilots.data.samples import adoption_order, keep_groups, pilot_groups
+from citypilots.simulation.generator import simulate_panel
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from citypilots import panel as panel_module
-from citypilots.paper import load_descriptives
-from citypilots.simulate import calibrate, load_spec, simulate_panel, twfe_dual_estimate
+from citypilots.data import panel as panel_module
+from citypilots.data.paper import load_descriptives
+from citypilots.simulation.calibration import calibrate, twfe_dual_estimate
+from citypilots.simulation.specification import load_spec
+from citypilots.simulation.generator import simulate_panel
 
 @pytest.fixture(scope="module")
 def sim():

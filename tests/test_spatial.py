@@ -1,4 +1,4 @@
-"""citypilots.spatial: weights, the two-way fixed-effects spatial Durbin model, impacts, Moran's I,
+"""citypilots.estimators.spatial: weights, the two-way fixed-effects spatial Durbin model, impacts, Moran's I,
 the distance-band sweep.
 
 The estimator is checked against spreg (Panel_FE_Lag on two-way demeaned data, which is what R
@@ -16,11 +16,11 @@ import pandas as pd
 import pytest
 from scipy import optimize
 
-from citypilots import spatial
-from citypilots.cities import distance_matrix_km
-from citypilots.estimates import DidArgumentError
-from citypilots.panel import CONTROLS
-from citypilots.simulate import simulate_panel
+from citypilots.estimators import spatial
+from citypilots.data.cities import distance_matrix_km
+from citypilots.estimators.estimates import DidArgumentError
+from citypilots.data.panel import CONTROLS
+from citypilots.simulation.generator import simulate_panel
 
 X = ["Dual_policy", *CONTROLS]
 
@@ -415,7 +415,7 @@ def test_planted_band_curve_is_effect_times_mean_neighbours():
 # ----------------------------------------------------------------------------------------------
 
 def test_spatial_durbin_table_sets_the_paper_beside_the_book_and_the_truth(book, cities):
-    from citypilots import tables
+    from citypilots.report import tables
 
     fit = spatial.spatial_durbin(book.data, "Safety", X, spatial.inverse_distance_weights(cities, power=2), draws=50)
     table = tables.spatial_durbin_table(
@@ -435,7 +435,7 @@ def test_distance_figures_draw_every_band_and_the_rings(book, cities):
     import matplotlib
 
     matplotlib.use("Agg")
-    from citypilots import plots
+    from citypilots.report import plots
 
     sweep = pd.DataFrame({"low_km": [0.0, 100.0, 200.0], "high_km": [100.0, 200.0, 300.0],
                           "indirect": [-0.1, 0.0, 0.1], "ci_low": [-0.2, -0.1, 0.0], "ci_high": [0.0, 0.1, 0.2],
@@ -451,7 +451,7 @@ def test_distance_figures_draw_every_band_and_the_rings(book, cities):
     dashed = [line for line in rings.axes[0].lines if line.get_linestyle() == "--"]
     assert len(dashed) == 2
     lon, lat = dashed[0].get_data()
-    from citypilots.cities import great_circle_km
+    from citypilots.data.cities import great_circle_km
 
     row = cities.set_index("adcode").loc[centre]
     assert np.allclose(great_circle_km(row["lon"], row["lat"], lon, lat), 800, atol=1e-6)

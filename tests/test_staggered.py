@@ -1,4 +1,4 @@
-"""Heterogeneity-robust staggered estimators (citypilots.staggered).
+"""Heterogeneity-robust staggered estimators (citypilots.estimators.staggered).
 
 The R ``did`` cross-check on ``mpdta``, cross-checks between packages, recovery of the effect
 planted in the simulated panel, the Goodman-Bacon identity, and argument checks.
@@ -16,10 +16,11 @@ import pandas as pd  # noqa: E402
 import pyfixest as pf  # noqa: E402
 import pytest  # noqa: E402
 
-from citypilots.did import DidArgumentError, DidResult  # noqa: E402
-from citypilots.plots import bacon_scatter  # noqa: E402
-from citypilots.simulate import planted_sizes, simulate_panel  # noqa: E402
-from citypilots.staggered import (  # noqa: E402
+from citypilots.estimators.did import DidArgumentError, DidResult  # noqa: E402
+from citypilots.report.plots import bacon_scatter  # noqa: E402
+from citypilots.simulation.specification import planted_sizes
+from citypilots.simulation.generator import simulate_panel  # noqa: E402
+from citypilots.estimators.staggered import (  # noqa: E402
     GroupTimeATT,
     att_gt,
     bacon_decomposition,

@@ -9,8 +9,8 @@ matplotlib.use("Agg")
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from citypilots import bookcache, plots, tables  # noqa: E402
-from citypilots.simulate import simulate_panel  # noqa: E402
+from citypilots.report import bookcache, plots, tables  # noqa: E402
+from citypilots.simulation.generator import simulate_panel  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +81,7 @@ def test_stars_follow_the_papers_rule():
 
 
 def test_paper_book_truth_shows_the_printed_cell_and_the_book_estimate():
-    from citypilots.paper import printed
+    from citypilots.data.paper import printed
 
     table = tables.paper_book_truth([
         {"label": "(2)", "paper": printed(2, 2, "Dual_policy"), "book": (-0.5543, 0.0812, 0.0001, 3488), "truth": -0.754},
@@ -96,7 +96,7 @@ def test_paper_book_truth_shows_the_printed_cell_and_the_book_estimate():
 
 
 def test_event_study_plot_marks_zero_reference_and_truth():
-    from citypilots.did import DidResult
+    from citypilots.estimators.did import DidResult
 
     event_table = pd.DataFrame({"estimate": [0.1, 0.0, -0.5], "std_error": [0.1, float("nan"), 0.1],
                                 "ci_low": [-0.1, float("nan"), -0.7], "ci_high": [0.3, float("nan"), -0.3],
@@ -110,7 +110,7 @@ def test_event_study_plot_marks_zero_reference_and_truth():
 
 
 def test_estimates_against_truths_sets_every_estimator_beside_every_truth():
-    from citypilots.did import DidResult
+    from citypilots.estimators.did import DidResult
 
     table_a = pd.DataFrame({"estimate": [-0.5], "std_error": [0.1], "ci_low": [-0.7], "ci_high": [-0.3],
                             "p_value": [0.0]}, index=["Dual_policy"])

@@ -19,8 +19,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from citypilots.simulate import null_world, simulate_panel
-from citypilots.truth import ESTIMANDS
+from citypilots.simulation.specification import null_world
+from citypilots.simulation.generator import simulate_panel
+from citypilots.simulation.truth import ESTIMANDS
 
 DEFAULT_PANEL_SHA256 = "44c8bc2ea7b2dfdd77c04460b339948e90ecc024e77c50508ee550f54cd2b296"
 """SHA-256 of the default panel written as CSV. It changes only when the specification, the
@@ -169,7 +170,7 @@ def test_planted_heterogeneity_and_moderation_are_realised(sim, capsys):
     """For every planted split of the synergy, the realised four-cell synergy of each group against
     the first group is within 10% of the same ratio of what was planted (before the floor, the
     cap and the rounding); the realised moderation slope within 10% of the planted one."""
-    from citypilots.simulate import planted_parts
+    from citypilots.simulation.generator import planted_parts
 
     parts = {name: values.reshape(-1) for name, values in planted_parts(sim.draws).items()}
     dual = (sim.data["Dual_policy"] == 1).to_numpy()

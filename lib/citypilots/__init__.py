@@ -1,31 +1,29 @@
 """citypilots: staggered difference-in-differences for Chinese city pilot programs.
 
-Modules, one idea each:
+The package is layered; arrows point one way (report -> estimators -> data, and simulation ->
+data):
 
-- ``cities``      the real prefecture-level city table (codes, names, regions, coordinates, types)
-- ``pilots``      pilot-program calendars in one schema; ``programs()`` lists them
-- ``imputation``  the documented, deterministic rule that completes incomplete calendars
-- ``panel``       loading and validating a real city-year panel
-- ``simulate``    the calibrated simulated panel: draws, potential outcomes, null worlds
-- ``truth``       potential outcomes of every city-year and the estimands read off them
-- ``montecarlo``  a computation over many simulated panels (joblib or Dask), cached; summaries
-- ``paper``       the main paper's printed numbers, as data
-- ``datasource``  which panel the chapters run on: the simulation or the reader's real panel
-- ``samples``     comparison groups of a two-program study (dual, single, none; adoption order)
-- ``estimates``   the one result shape of every estimator, and the shared argument checks
-- ``did``         TWFE, event study, pre-trend test; the robust estimators re-exported
-- ``staggered``   Callaway-Sant'Anna, Sun-Abraham, imputation, Goodman-Bacon (wrapping diff-diff)
-- ``placebo``     randomization inference: permuted adoption, the fast Frisch-Waugh-Lovell version
-- ``instruments`` 2SLS with fixed effects, first-stage and Kleibergen-Paap statistics
-- ``matching``    propensity scores, caliper matching, balance, PSM-DID
-- ``bootstrap``   the wild cluster bootstrap of a TWFE coefficient
-- ``pretrends``   sensitivity to violations of parallel trends (Rambachan-Roth, via diff-diff)
-- ``robustness``  small helpers of the robustness checks (lags within a unit)
-- ``mechanism``   mediation (paths, identity, cluster bootstrap), a planted confounder, moderation
-- ``heterogeneity`` effects by group: split and fully interacted TWFE, tests of differences, size classes
-- ``spatial``     weight matrices, the spatial Durbin panel model, LeSage-Pace impacts, distance bands
-- ``tables``      tables that put the paper, this book's estimate and the truth side by side
-- ``plots``       the house figure style and the book's standard figures
+- ``data``        the real inputs: ``cities`` (the prefecture-level city table), ``pilots`` (pilot
+                  calendars in one schema), ``calendar_completion`` (the documented rule that
+                  completes incomplete calendars), ``panel`` (loading and validating a city-year
+                  panel), ``paper`` (the main paper's printed numbers), ``samples`` (comparison
+                  groups of a two-program study)
+- ``simulation``  ``specification`` (a study's data-generating process as YAML, overrides, null
+                  worlds), ``generator`` (the simulated panel: draws, potential outcomes),
+                  ``truth`` (the estimands read off the potential outcomes), ``calibration``,
+                  ``montecarlo`` (a computation over many simulated panels, cached)
+- ``estimators``  ``estimates`` (the one result shape and argument checks), ``did`` (TWFE, event
+                  study), ``staggered`` (Callaway-Sant'Anna, Sun-Abraham, imputation,
+                  Goodman-Bacon), ``placebo``, ``instruments``, ``matching``, ``bootstrap``,
+                  ``pretrends``, ``robustness``, ``mechanism``, ``heterogeneity``, ``spatial``
+- ``report``      ``datasource`` (which panel a chapter runs on), ``tables``, ``plots``, ``glue``
+                  (numbers into the book's text), ``bookcache``
+
+Stable public names: ``citypilots.simulate_panel``, ``citypilots.simulate`` and
+``citypilots.montecarlo`` (the modules ``simulation.generator`` and ``simulation.montecarlo``).
 """
 
+from .simulation.generator import simulate_panel
+
 __version__ = "0.1.0"
+__all__ = ["simulate_panel"]

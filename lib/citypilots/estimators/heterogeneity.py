@@ -6,7 +6,7 @@ another's is not is no evidence that they differ (Gelman and Stern 2006). This m
 by group and tests the differences, for any panel with a unit, a time and a time-invariant
 grouping of the units:
 
-- :func:`split_twfe`: the split-sample design, :func:`citypilots.did.twfe` in each group.
+- :func:`split_twfe`: the split-sample design, :func:`citypilots.estimators.did.twfe` in each group.
 - :func:`fully_interacted_twfe`: the same estimates from one pooled regression in which the
   treatment, every control and the time effects are interacted with the group
   (``y_it = beta_g D_it + x_it' gamma_g + m_i + l_{g,t} + e_it``). Its group coefficients equal
@@ -14,14 +14,14 @@ grouping of the units:
   across groups the covariance is zero), hence a t test of each difference and a Wald F test of
   equality across all groups: Stata's ``suest`` after separate regressions, done as one model.
 - :func:`by_group`: any estimator (a function of a sub-panel returning a
-  :class:`citypilots.estimates.DidResult`) in each group whose size allows it, e.g. a
+  :class:`citypilots.estimators.estimates.DidResult`) in each group whose size allows it, e.g. a
   heterogeneity-robust estimator; groups that are too small are reported, not dropped silently.
 - :func:`independent_difference` and :func:`independent_equality_test`: the difference of two
   estimates, and the equality of several, from disjoint sets of clusters (e.g. published
   split-sample coefficients, of which only estimates and standard errors are known).
 - :func:`size_class_2014`: the city-size classes of the State Council's 2014 criteria.
 
-Everything here is a thin layer over :func:`citypilots.did.twfe` (pyfixest); nothing is estimated
+Everything here is a thin layer over :func:`citypilots.estimators.did.twfe` (pyfixest); nothing is estimated
 by code written here except the linear combinations of the fitted coefficients.
 """
 
@@ -139,7 +139,7 @@ def by_group(data: pd.DataFrame, group: str | pd.Series, estimate: Callable[[pd.
     ``min_treated_units`` treated units (treated in some period) or fewer than
     ``min_untreated_units`` never-treated units is not estimated: its row is NaN and
     ``extra["skipped"]`` says why. ``table`` is indexed by group (sorted) with the columns of
-    :data:`citypilots.estimates.RESULT_COLUMNS` plus ``n_obs`` and ``n_units``; ``extra["results"]``
+    :data:`citypilots.estimators.estimates.RESULT_COLUMNS` plus ``n_obs`` and ``n_units``; ``extra["results"]``
     holds each group's full result.
     """
     if treatment is not None:
@@ -180,7 +180,7 @@ def _by_group(data: pd.DataFrame, values: pd.Series, estimate: Callable[[pd.Data
 def split_twfe(data: pd.DataFrame, y: str, treatment: str, group: str | pd.Series,
                controls: str | Iterable[str] = (), unit: str = "city", time: str = "year",
                cluster: str | None = None, alpha: float = 0.05) -> DidResult:
-    """The split-sample design: :func:`citypilots.did.twfe` of ``y`` on ``treatment`` in each group.
+    """The split-sample design: :func:`citypilots.estimators.did.twfe` of ``y`` on ``treatment`` in each group.
 
     Each group is a separate regression with its own unit and time effects, control coefficients
     and clustered standard errors (CRV1, t with G_g - 1 degrees of freedom). A group without a

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .paper import load_descriptives
-from .pilots import adoption_years, load_calendar, program_label
+from ..data.paper import load_descriptives
+from ..data.pilots import adoption_years, load_calendar, program_label
 
 STATISTICS = ("mean", "sd", "min", "max")
 
@@ -36,7 +36,7 @@ def descriptives_table(data: pd.DataFrame, variables: list[str] | None = None) -
 def calendar_counts(programs: list[str]) -> pd.DataFrame:
     """Pilot prefecture cities of each program by first year: sourced, imputed and total.
 
-    A city counts once, at its first pilot year (:func:`citypilots.pilots.adoption_years`);
+    A city counts once, at its first pilot year (:func:`citypilots.data.pilots.adoption_years`);
     it is "imputed" when that year comes from an imputed row.
     """
     frames = []
@@ -80,8 +80,8 @@ def paper_book_truth(rows: list[dict], decimals: int = 3) -> pd.DataFrame:
     """One row per estimate: the paper's printed number, this book's estimate, the planted truth.
 
     Each item of ``rows`` is a dict with ``label`` (the row's name), ``paper`` (a row of
-    :func:`citypilots.paper.printed`, or None where the paper prints nothing), ``book`` (a
-    :class:`citypilots.did.DidResult`, or a ``(estimate, std_error, p_value, n_obs)`` tuple),
+    :func:`citypilots.data.paper.printed`, or None where the paper prints nothing), ``book`` (a
+    :class:`citypilots.estimators.did.DidResult`, or a ``(estimate, std_error, p_value, n_obs)`` tuple),
     optional ``term`` (which term of ``book``; default its main term) and ``truth`` (a number,
     or None for real data). The paper's cells are shown exactly as printed; this book's
     estimates carry stars by the same rule; standard errors are in parentheses. Columns: ("Paper", ...), ("This book", ...), ("Truth", "planted").
@@ -112,7 +112,7 @@ def paper_book_truth(rows: list[dict], decimals: int = 3) -> pd.DataFrame:
 def estimates_against_truths(estimates: dict, truths: dict, decimals: int = 3) -> pd.DataFrame:
     """Several estimators beside several candidate estimands: which truth does each land on?
 
-    ``estimates``: label -> :class:`citypilots.did.DidResult` (its main term is used).
+    ``estimates``: label -> :class:`citypilots.estimators.did.DidResult` (its main term is used).
     ``truths``: label -> planted value (an estimand computed from the simulation's truth).
     Rows are estimators; columns the estimate, its 95% interval, and each truth.
     """
@@ -133,7 +133,7 @@ def spatial_durbin_table(columns: dict, of: str, paper_table: int | None = None,
 
     For each weight matrix, rows for the coefficient on ``of``, on ``W x of``, the direct,
     indirect and total effects of ``of`` (LeSage-Pace), rho and sigma2. ``columns``: label ->
-    dict with ``result`` (a :class:`citypilots.spatial.SpatialDurbinResult`), ``paper_column``
+    dict with ``result`` (a :class:`citypilots.estimators.spatial.SpatialDurbinResult`), ``paper_column``
     (its column in the paper's ``paper_table``, or None) and ``truth`` (row label -> planted
     value; None or missing where nothing is planted). Row labels: ``of``, ``"W × <of>"``,
     ``"direct effect"``, ``"indirect effect"``, ``"total effect"``, ``"rho"``, ``"sigma2"``.
@@ -141,7 +141,7 @@ def spatial_durbin_table(columns: dict, of: str, paper_table: int | None = None,
     """
     from scipy import stats
 
-    from .paper import printed
+    from ..data.paper import printed
 
     blocks = {}
     for label, spec in columns.items():
@@ -175,7 +175,7 @@ def statistic_rows(rows: list[dict], decimals: int = 3) -> pd.DataFrame:
     """Rows of test statistics (first-stage F, Kleibergen-Paap statistics, ...) in the columns of
     :func:`paper_book_truth`, so that the two can be stacked under one table.
 
-    Each item of ``rows``: ``label``, ``paper`` (a row of :func:`citypilots.paper.printed`, or None),
+    Each item of ``rows``: ``label``, ``paper`` (a row of :func:`citypilots.data.paper.printed`, or None),
     ``value`` (this book's statistic, or None where it cannot be computed), optional ``p_value``
     (adds stars by the paper's rule) and ``n_obs``. Statistics have no standard error and no
     planted truth.

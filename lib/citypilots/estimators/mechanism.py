@@ -2,7 +2,7 @@
 
 Every function takes the data and the names of its columns (outcome ``y``, ``treatment``,
 ``mediator`` or ``moderator``, ``controls``, ``unit``, ``time``, ``cluster``), and every regression
-is the two-way fixed-effects regression of :func:`citypilots.did.twfe` (pyfixest; unit and time
+is the two-way fixed-effects regression of :func:`citypilots.estimators.did.twfe` (pyfixest; unit and time
 effects; CRV1 standard errors clustered by unit unless told otherwise).
 
 - :func:`mediation`: the two-step ("stepwise", Baron and Kenny 1986) design: the mediator on the
@@ -87,7 +87,7 @@ class MediationResult:
     ``total_model``: outcome on treatment and controls (total effect ``c``). ``mediator_model``:
     mediator on treatment and controls (path ``a``). ``outcome_model``: outcome on treatment,
     mediator and controls (direct effect ``c'``, path ``b``). Each is a
-    :class:`citypilots.estimates.DidResult`.
+    :class:`citypilots.estimators.estimates.DidResult`.
     """
 
     outcome: str
@@ -140,7 +140,7 @@ def mediation(data: pd.DataFrame, y: str, treatment: str, mediator: str, control
 
     ``M_it = a D_it + x_it'g + m_i + l_t + e_it`` and ``y_it = c' D_it + b M_it + x_it'h + m_i
     + l_t + u_it``, plus the total ``y_it = c D_it + x_it'k + m_i + l_t + v_it``, each by
-    :func:`citypilots.did.twfe` on the same rows (missing values are an error, so no equation can
+    :func:`citypilots.estimators.did.twfe` on the same rows (missing values are an error, so no equation can
     drop rows the others keep). ``c = c' + a b`` holds exactly. Reading ``a b`` as the causal
     indirect effect needs sequential ignorability (no unobserved common cause of mediator and
     outcome given treatment, controls and fixed effects; Imai, Keele and Yamamoto 2010), which
@@ -381,11 +381,11 @@ def moderation(data: pd.DataFrame, y: str, treatment: str, moderator: str, contr
     change in that effect per unit of Z, does not depend on the centre (Brambor, Clark and Golder
     2006 on reading interaction models; Balli and Sorensen 2013 on centring in fixed-effects
     models). A moderator constant within every unit has no main effect apart from the unit
-    effects, so ``theta`` is left out. Fitted by :func:`citypilots.did.twfe` (CRV1 by ``cluster``).
+    effects, so ``theta`` is left out. Fitted by :func:`citypilots.estimators.did.twfe` (CRV1 by ``cluster``).
 
     ``table`` rows: the treatment, the moderator (if it varies within units) and
     ``"<treatment> x <moderator>"``. ``extra``: ``center``, ``moderator``, ``interaction``,
-    ``terms`` (row label -> regressor name in the fit; :func:`citypilots.did.wald_test` reads it)
+    ``terms`` (row label -> regressor name in the fit; :func:`citypilots.estimators.did.wald_test` reads it)
     and ``n_clusters``. Use :func:`marginal_effects` for the effect at chosen values of Z.
     """
     controls = as_names(controls)
@@ -435,7 +435,7 @@ def marginal_effects(result: DidResult, at: Iterable[float], alpha: float = 0.05
 
     ``beta + phi (z - z0)``, with variance ``V_bb + (z - z0)^2 V_pp + 2 (z - z0) V_bp`` from the
     clustered (CRV1) covariance of the fit (delta method; exact, the effect is linear in the
-    coefficients) and Student's t with G-1 degrees of freedom, as in :func:`citypilots.did.twfe`.
+    coefficients) and Student's t with G-1 degrees of freedom, as in :func:`citypilots.estimators.did.twfe`.
     Returns a frame indexed by the moderator value with the columns ``estimate``, ``std_error``,
     ``ci_low``, ``ci_high`` and ``p_value``.
     """

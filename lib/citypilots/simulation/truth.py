@@ -1,7 +1,7 @@
 """The truth behind a simulated panel: potential outcomes, and the estimands read off them.
 
 Every simulated city-year carries its outcome under each treatment state a chapter talks about,
-computed by :func:`citypilots.simulate.simulate_panel` from the *same draws* (the same city
+computed by :func:`citypilots.simulation.generator.simulate_panel` from the *same draws* (the same city
 levels, covariates and shocks) and passed through the same floor at zero and the same rounding
 to whole deaths as the observed outcome. An estimand is a realised average of a contrast of
 these potential outcomes over a set of city-years: never a parameter of the specification, never

@@ -14,7 +14,7 @@ import pandas as pd
 from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch
 
-from .pilots import adoption_years, load_calendar, program_label
+from ..data.pilots import adoption_years, load_calendar, program_label
 
 # Greyscale-safe palette (ordered light to dark when printed in grey).
 PALETTE = {"none": "#d9d9d9", "single": "#74a9cf", "dual": "#08306b",
@@ -63,7 +63,7 @@ def pilot_map(cities: pd.DataFrame, innovation_years: pd.DataFrame, smart_years:
               sample: pd.Series | None = None) -> plt.Figure:
     """Cities by pilot status at their seat coordinates; hollow markers: a pilot year is imputed.
 
-    ``innovation_years`` and ``smart_years`` come from :func:`citypilots.pilots.adoption_years`.
+    ``innovation_years`` and ``smart_years`` come from :func:`citypilots.data.pilots.adoption_years`.
     ``sample`` (optional) is a boolean Series by adcode: cities outside it are drawn as small dots.
     """
     set_style()
@@ -105,7 +105,7 @@ def event_study_plot(results: dict, truth: pd.Series | None = None, reference: i
                      truth_label: str = "planted truth (realised, relative to the reference year)") -> plt.Figure:
     """Event-study coefficients of one or more estimators, with 95% intervals, over the truth.
 
-    ``results``: label -> :class:`citypilots.did.DidResult` whose table is indexed by event time.
+    ``results``: label -> :class:`citypilots.estimators.did.DidResult` whose table is indexed by event time.
     Markers of different estimators are offset horizontally and differ in shape (greyscale-safe).
     A zero line, a dashed line at the reference period, and ``truth`` (event time -> value) as a
     line when given.
@@ -171,7 +171,7 @@ def treatment_status(panel: pd.DataFrame, unit: str = "city", time: str = "year"
 def bacon_scatter(result, ylabel: str | None = None, label_weight: float = 0.05) -> plt.Figure:
     """Goodman-Bacon decomposition: each 2x2 DiD estimate against its weight in the TWFE estimate.
 
-    ``result``: a :class:`citypilots.staggered.BaconResult`. The comparison types differ by marker
+    ``result``: a :class:`citypilots.estimators.staggered.BaconResult`. The comparison types differ by marker
     shape and fill (greyscale-safe): filled circles treated vs never treated, filled triangles
     earlier vs later treated, hollow squares later vs earlier treated (already-treated units as
     controls). The dashed line is the TWFE estimate, the weighted mean of the points; comparisons
@@ -212,7 +212,7 @@ def marginal_effect_plot(effects: pd.DataFrame, moderator_values: np.ndarray | p
     """The effect of a treatment across a moderator's values, with its confidence band.
 
     ``effects``: indexed by moderator value, columns ``estimate``, ``ci_low``, ``ci_high`` (e.g.
-    :func:`citypilots.mechanism.marginal_effects`). ``moderator_values``: the moderator's observed
+    :func:`citypilots.estimators.mechanism.marginal_effects`). ``moderator_values``: the moderator's observed
     values, drawn as a histogram under the curve so the reader sees where the data are.
     ``truth``: a planted line (moderator value -> effect), dashed. Greyscale-safe: the band is
     grey, the estimate a solid line, the truth dashed.
@@ -343,10 +343,10 @@ def distance_band_plot(sweep: pd.DataFrame, planted: pd.DataFrame | None = None,
                        estimate_label: str = "this book: band estimate") -> plt.Figure:
     """Spillover estimates by distance band with intervals, over the planted spillover.
 
-    ``sweep``: a :func:`citypilots.spatial.distance_band_sweep` table (``low_km``, ``high_km``,
+    ``sweep``: a :func:`citypilots.estimators.spatial.distance_band_sweep` table (``low_km``, ``high_km``,
     ``indirect``, ``ci_low``, ``ci_high``, optionally ``target_indirect``); each estimate is drawn
     at its band's midpoint with its ``level`` interval. ``planted`` (optional): a
-    :func:`citypilots.spatial.planted_band_curve` table, drawn as a solid step line; the sweep's
+    :func:`citypilots.estimators.spatial.planted_band_curve` table, drawn as a solid step line; the sweep's
     ``target_indirect`` (the planted spillover projected on each band's design) as a dashed line.
     ``boundaries_km``: vertical dotted lines (e.g. a paper's reported boundaries).
     """
@@ -439,7 +439,7 @@ def placebo_distribution_plot(result, xlabel: str = "placebo coefficient (hundre
                               significance: float = 0.1) -> plt.Figure:
     """A permutation placebo (the paper's Figure 3): placebo coefficients and their p-values.
 
-    ``result``: a :class:`citypilots.placebo.PlaceboResult`. Grey bars: the distribution of the
+    ``result``: a :class:`citypilots.estimators.placebo.PlaceboResult`. Grey bars: the distribution of the
     placebo coefficients (left axis, density); hollow circles: each draw's conventional p-value
     (right axis) with a dotted line at ``significance``; the dashed line marks the real estimate.
     """
@@ -475,7 +475,7 @@ def pretrend_sensitivity_plot(sensitivity, ylabel: str = "effect on Safety (hund
                               xlabel: str | None = None, truth: float | None = None) -> plt.Figure:
     """The Rambachan-Roth sensitivity plot: robust confidence intervals against the bound M.
 
-    ``sensitivity``: a :class:`citypilots.pretrends.PretrendSensitivity`. The left-most bar is the
+    ``sensitivity``: a :class:`citypilots.estimators.pretrends.PretrendSensitivity`. The left-most bar is the
     conventional interval (parallel trends exact); the others are the robust intervals for each M
     of the grid. The dotted vertical line is the breakdown value, where the interval first
     includes zero; ``truth`` (optional) is drawn as a horizontal line.
@@ -517,7 +517,7 @@ def pretrend_sensitivity_plot(sensitivity, ylabel: str = "effect on Safety (hund
 def covariate_balance_plot(balance: pd.DataFrame, threshold: float = 10.0) -> plt.Figure:
     """Standardised differences before and after matching (a "love plot").
 
-    ``balance``: a :func:`citypilots.matching.balance_table`. Hollow circles: before matching;
+    ``balance``: a :func:`citypilots.estimators.matching.balance_table`. Hollow circles: before matching;
     filled squares: after; dotted lines at +/- ``threshold`` percent.
     """
     set_style()

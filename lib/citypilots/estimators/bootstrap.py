@@ -35,8 +35,8 @@ def wild_cluster_bootstrap(result: DidResult, term: Any = None, reps: int = 9999
                            weights: str = "rademacher", alpha: float = 0.05) -> DidResult:
     """Wild cluster bootstrap p-value and percentile-t interval for one coefficient of a TWFE fit.
 
-    ``result``: a :class:`citypilots.estimates.DidResult` whose ``fitted`` is a pyfixest ``Feols``
-    with clustered standard errors (e.g. :func:`citypilots.did.twfe`). ``term``: the coefficient
+    ``result``: a :class:`citypilots.estimators.estimates.DidResult` whose ``fitted`` is a pyfixest ``Feols``
+    with clustered standard errors (e.g. :func:`citypilots.estimators.did.twfe`). ``term``: the coefficient
     (default the main term); ``reps`` bootstrap draws with ``weights`` (Rademacher by default) and
     ``seed``. Returns a one-row :class:`DidResult`: the estimate, the bootstrap's standard error,
     the percentile-t interval and the WCR p-value; ``extra`` holds ``t_stat``, ``critical_value``,

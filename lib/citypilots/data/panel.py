@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from .cities import load_admin_changes, load_cities
-from .errors import PanelError, Problem, file_label
+from ..errors import PanelError, Problem, file_label
 from .pilots import adoption_years, pilots_dir
 
 CONTROLS = ("lnGDP", "PF", "TR", "FA", "UL", "ER")

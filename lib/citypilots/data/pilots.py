@@ -4,7 +4,7 @@ Each row is one pilot unit in one batch of one program. ``adcode`` is the prefec
 city the unit belongs to; ``level_note`` says whether the whole city is the pilot
 (``whole_city``) or only a district, a county, a city group member or a province-wide pilot.
 ``status`` is ``sourced`` (a published list names the unit) or ``imputed`` (added by the
-documented completion rule named in ``imputation_rule``; see :mod:`citypilots.imputation`).
+documented completion rule named in ``imputation_rule``; see :mod:`citypilots.data.calendar_completion`).
 A sourced row whose year is not known keeps its empty ``year``; the imputed year for it
 stands in a separate ``imputed`` row, so sourced rows are never overwritten.
 
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._paths import data_dir
-from .errors import PilotFileError, Problem
+from .._paths import data_dir
+from ..errors import PilotFileError, Problem
 
 COLUMNS = (
     "adcode", "name_zh", "year", "batch", "level_note", "unit_name_zh", "unit_adcode",

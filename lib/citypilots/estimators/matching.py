@@ -193,7 +193,7 @@ def psm_did(data: pd.DataFrame, y: str, treatment: str, group: str, covariates: 
 
     ``group`` is the 0/1 treated-group indicator the score predicts (e.g. "ever a dual-pilot
     city"), ``covariates`` the score's regressors, also the regression's controls; ``strata``
-    (e.g. the year) makes the matching period by period. The regression is :func:`citypilots.did.twfe`
+    (e.g. the year) makes the matching period by period. The regression is :func:`citypilots.estimators.did.twfe`
     of ``y`` on ``treatment`` and the covariates with unit and period effects, clustered by unit,
     on :func:`matched_sample` (unweighted). ``caliper`` is on the score's ``scale``. Returns a
     :class:`MatchedDid`.

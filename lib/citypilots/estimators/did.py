@@ -11,7 +11,7 @@ want more. Estimators:
   reference period; :func:`pretrend_test`, the joint test of its leads (a :func:`wald_test`).
 - :func:`att_gt` (Callaway and Sant'Anna), :func:`sun_abraham`, :func:`imputation`
   (Borusyak, Jaravel and Spiess) and :func:`bacon_decomposition` (Goodman-Bacon): the
-  heterogeneity-robust estimators, in :mod:`citypilots.staggered` and re-exported here.
+  heterogeneity-robust estimators, in :mod:`citypilots.estimators.staggered` and re-exported here.
 
 Conventions: ``cohort`` is the first year a unit is treated, missing (NA) for a never-treated
 unit; a treatment dummy is absorbing (0 before the cohort year, 1 from it on).
@@ -19,7 +19,7 @@ unit; a treatment dummy is absorbing (0 before the cohort year, 1 from it on).
 Every estimator checks its arguments first and raises :class:`DidArgumentError` listing every
 problem at once (unknown columns, a dummy that is not 0/1, missing values, cohorts outside the
 data or varying within a unit, repeated unit-periods): rows are never dropped silently. The
-checks live in :mod:`citypilots.estimates` (with the result class) and are re-exported here, so
+checks live in :mod:`citypilots.estimators.estimates` (with the result class) and are re-exported here, so
 that every estimator of the book uses the same.
 """
 
@@ -302,7 +302,7 @@ def pretrend_test(result: DidResult) -> dict:
 
 
 # ----------------------------------------------------------------------------------------------
-# Heterogeneity-robust estimators, defined in citypilots.staggered
+# Heterogeneity-robust estimators, defined in citypilots.estimators.staggered
 # ----------------------------------------------------------------------------------------------
 
 from .staggered import att_gt, bacon_decomposition, imputation, sun_abraham  # noqa: E402  (after the TWFE code it builds on)

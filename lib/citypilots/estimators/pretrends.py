@@ -14,7 +14,7 @@ the post-period effects, or one of them) that are valid under that bound:
 The "breakdown value" is the smallest M (or Mbar) at which the robust interval includes zero.
 
 This module wraps ``diff_diff.HonestDiD`` (diff-diff 3.13): :func:`pretrend_sensitivity` hands it
-the coefficients and the clustered covariance of a :func:`citypilots.did.event_study` result.
+the coefficients and the clustered covariance of a :func:`citypilots.estimators.did.event_study` result.
 A caution the tests document: for relative magnitudes diff-diff reports the identified set
 widened by ``z x SE`` of the target, not the conditional-least-favourable (ARP) interval of the
 HonestDiD R and Stata packages, so its relative-magnitude intervals do not reproduce the
@@ -112,7 +112,7 @@ def pretrend_sensitivity(result: DidResult, method: str = "smoothness", M_grid=N
                          progress: bool = True) -> PretrendSensitivity:
     """Rambachan-Roth robust confidence intervals for an event-study target over a grid of M.
 
-    ``result``: a :func:`citypilots.did.event_study` result (its clustered covariance is used).
+    ``result``: a :func:`citypilots.estimators.did.event_study` result (its clustered covariance is used).
     ``method``: ``"smoothness"`` (Delta^SD, M in the outcome's units per period squared) or
     ``"relative_magnitude"`` (Delta^RM, Mbar a multiple of the largest pre-period change; see the
     module docstring for the caution on its intervals). ``target``: see :func:`target_weights`.

@@ -1,9 +1,9 @@
 """Which panel the chapters run on: the book's simulation, or the reader's real panel.
 
 Every chapter starts with :func:`chapter_data`. By default it simulates the main paper's panel
-(:func:`citypilots.simulate.simulate_panel`, with its planted truth). When the environment
+(:func:`citypilots.simulation.generator.simulate_panel`, with its planted truth). When the environment
 variable ``CITYPILOTS_PANEL`` names a CSV file, it loads that file instead with
-:func:`citypilots.panel.load_panel` (validated; every problem reported at once), and there is no
+:func:`citypilots.data.panel.load_panel` (validated; every problem reported at once), and there is no
 truth to compare with. Either way the chapter gets the same shape: the city-year ``data``, one
 row per city in ``cities``, ``truth`` (or ``None``) and a sentence, ``source``, saying which data
 it ran on, which the chapter prints at its top.
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .cities import load_cities
-from .panel import load_panel
-from .simulate import Truth, pilot_group, simulate_panel
+from ..data.cities import load_cities
+from ..data.panel import load_panel
+from ..simulation.generator import Truth, pilot_group, simulate_panel
 
 PANEL_VARIABLE = "CITYPILOTS_PANEL"
 
@@ -47,7 +47,7 @@ class ChapterData:
 def chapter_data(seed: int | None = None, overrides: dict | None = None) -> ChapterData:
     """The simulated panel (default), or the real panel named by ``$CITYPILOTS_PANEL``.
 
-    ``seed`` and ``overrides`` go to :func:`citypilots.simulate.simulate_panel`; with a real panel
+    ``seed`` and ``overrides`` go to :func:`citypilots.simulation.generator.simulate_panel`; with a real panel
     they are an error, since nothing is simulated.
     """
     path = os.environ.get(PANEL_VARIABLE, "").strip()
@@ -64,7 +64,7 @@ def chapter_data(seed: int | None = None, overrides: dict | None = None) -> Chap
 
 
 def real_chapter_data(path: str | Path) -> ChapterData:
-    """A real panel from ``path``, validated by :func:`citypilots.panel.load_panel`."""
+    """A real panel from ``path``, validated by :func:`citypilots.data.panel.load_panel`."""
     data = load_panel(path)
     first_years = data.groupby("city")[["innovative_year", "smart_year"]].first()
     first_years = first_years.rename(columns={"innovative_year": "innovation_year"})
@@ -72,5 +72,5 @@ def real_chapter_data(path: str | Path) -> ChapterData:
     cities = first_years.rename_axis("adcode").reset_index().merge(load_cities(), on="adcode", how="left")
     cities["group"] = pilot_group(cities["innovation_year"], cities["smart_year"])
     source = (f"the real panel in {path} ({len(data):,} city-years, {len(cities)} cities), "
-              "loaded with citypilots.panel.load_panel; there is no planted truth")
+              "loaded with citypilots.data.panel.load_panel; there is no planted truth")
     return ChapterData(data=data, cities=cities.reset_index(drop=True), truth=None, source=source)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._paths import data_dir
+from .._paths import data_dir
 
 RESOURCE_TYPES = ("growing", "mature", "declining", "regenerating")
 REGIONS = ("east", "central", "west")

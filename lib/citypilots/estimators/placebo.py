@@ -47,7 +47,7 @@ TREATMENT_COLUMN = "_cohort_treatment"  # the model's column: 1 from the unit's 
 class PlaceboResult:
     """The real estimate and its placebo distribution.
 
-    ``real``: the TWFE fit of the real assignment (:class:`citypilots.estimates.DidResult`).
+    ``real``: the TWFE fit of the real assignment (:class:`citypilots.estimators.estimates.DidResult`).
     ``draws``: one row per draw with ``estimate``, ``std_error``, ``t_stat`` and ``p_value``
     (clustered, t(G-1)). ``assignments``: the permuted cohorts, one row per draw and one column per
     unit (in ``units`` order; NaN = never treated). ``p_value``: the two-sided randomization
@@ -193,7 +193,7 @@ def permutation_placebo(data: pd.DataFrame, y: str, cohort: str, controls: str |
     """Placebo distribution of the TWFE coefficient under random reassignment of the cohorts.
 
     Randomization inference for ``y_it = b 1{t >= g_i} + x_it' g + a_i + l_t + e_it`` (see the
-    module docstring): the real fit (pyfixest, :func:`citypilots.did.twfe`) and ``draws``
+    module docstring): the real fit (pyfixest, :func:`citypilots.estimators.did.twfe`) and ``draws``
     permutations of the cohorts (:func:`placebo_assignments` with ``seed``, or the given
     ``assignments``), each estimated by Frisch-Waugh-Lovell in blocks of ``block_size`` draws.
     Standard errors are clustered by ``cluster`` (default: the unit), CRV1 with pyfixest's
@@ -259,7 +259,7 @@ def refit_placebo(data: pd.DataFrame, y: str, cohort: str, controls: str | Itera
     """The same placebo distribution as :func:`permutation_placebo`, refitting pyfixest per draw.
 
     For each draw, the placebo treatment is built and ``feols(y ~ D + controls | unit + time)``
-    is fitted with CRV1 standard errors (every row kept, as :func:`citypilots.did.twfe`). It
+    is fitted with CRV1 standard errors (every row kept, as :func:`citypilots.estimators.did.twfe`). It
     exists to check the fast version and to time it; use :func:`permutation_placebo`.
     """
     controls, cluster, frame, cohorts, units, assignments, time_values, unit_position, real = _setup(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ._paths import data_dir
+from .._paths import data_dir
 
 
 def load_descriptives() -> pd.DataFrame:

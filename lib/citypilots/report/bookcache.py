@@ -3,7 +3,7 @@
 Jupyter Book's cache re-runs a chapter only when that chapter's own code cells change, so an
 edit to ``lib/`` or ``data/`` would leave stale outputs. ``make book`` calls
 
-    python -m citypilots.bookcache _build/.jupyter_cache lib data
+    python -m citypilots.report.bookcache _build/.jupyter_cache lib data
 
 which hashes every file under the given folders (and the reader's panel named by
 ``$CITYPILOTS_PANEL``, if set, since the chapters then run on it) and removes the cache when
@@ -12,23 +12,12 @@ the hash differs from the one stored beside it.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import sys
 from pathlib import Path
 
-
-def tree_digest(inputs: list[Path]) -> str:
-    """SHA-256 over the paths and contents of the files in ``inputs`` (files, or folders searched recursively)."""
-    digest = hashlib.sha256()
-    for item in inputs:
-        files = [item] if item.is_file() else sorted(
-            p for p in item.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
-        for path in files:
-            digest.update(str(path).encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
+from ..digest import tree_digest
 
 
 def chapter_inputs(folders: list[Path]) -> list[Path]:

@@ -2,7 +2,7 @@
 Moran's I and the distance-band sweep.
 
 Weights (:func:`distance_weights` and its named forms) are libpysal ``W`` objects built from
-great-circle distances between city seats (:func:`citypilots.cities.distance_matrix_km`, the
+great-circle distances between city seats (:func:`citypilots.data.cities.distance_matrix_km`, the
 same distances the simulation uses), symmetric before standardisation and row-standardised
 (``w.transform = "R"``: each row sums to 1; a unit without neighbours, an *island*, keeps a row
 of zeros and is listed in ``w.islands``).
@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from .cities import distance_matrix_km
+from ..data.cities import distance_matrix_km
 from .estimates import (RESULT_COLUMNS, DidArgumentError, DidResult, _examples, _raise_problems, check_alpha,
                         check_columns, check_no_missing, check_numeric, check_unique_unit_time)
 
@@ -363,7 +363,7 @@ def _lag(matrix: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 @dataclass
 class SpatialDurbinResult(DidResult):
-    """A spatial Durbin fit: the :class:`~citypilots.estimates.DidResult` table (``rho``, each
+    """A spatial Durbin fit: the :class:`~citypilots.estimators.estimates.DidResult` table (``rho``, each
     ``x`` and each ``W_x``) plus ``impacts`` (indexed by ``x``: ``direct``, ``indirect``,
     ``total``, their ``*_se``, ``*_p`` and intervals), ``sigma2`` and ``sigma2_se``, ``log_likelihood``, ``vcov`` (of
     ``params``), ``residuals`` (unit, time, residual) and the ``spectrum`` of W."""

@@ -4,7 +4,7 @@
 an event time, a group or a year) with the columns of :data:`RESULT_COLUMNS`, the numbers of
 observations and units, how the standard errors were computed, and the underlying package's
 fitted object. The ``check_*`` functions raise one :class:`DidArgumentError` listing every problem
-at once; :mod:`citypilots.did` and :mod:`citypilots.staggered` both use them.
+at once; :mod:`citypilots.estimators.did` and :mod:`citypilots.estimators.staggered` both use them.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ class DidResult:
 
 
 # ----------------------------------------------------------------------------------------------
-# Argument checks (public: the estimators of citypilots.staggered use them too)
+# Argument checks (public: the estimators of citypilots.estimators.staggered use them too)
 # ----------------------------------------------------------------------------------------------
 
 def as_names(names: str | Iterable[str]) -> tuple[str, ...]:

@@ -20,7 +20,7 @@ never-treated unit). Treatment is absorbing: a unit is treated from its cohort p
 What is wrapped and what is written here. The estimates come from ``diff_diff``
 (``CallawaySantAnna``, ``SunAbraham``, ``ImputationDiD``, ``BaconDecomposition``), which codes a
 never-treated unit as ``first_treat = 0``; this module translates the cohort convention, checks
-the arguments and returns the package's numbers in :class:`citypilots.did.DidResult` tables.
+the arguments and returns the package's numbers in :class:`citypilots.estimators.did.DidResult` tables.
 Written here, because no installed package does it: the aggregation of the group-time ATTs.
 ``diff_diff`` aggregates them into the overall (simple) ATT, an event study and group effects, but
 has no calendar-time aggregation and no overall summary (with its standard error) of the dynamic,
@@ -119,7 +119,7 @@ def without_overall(result: DidResult) -> DidResult:
     """The rows of ``result`` by event time, group or year, without the overall ``"ATT"`` row.
 
     Tables here end with the overall row so that ``result.estimate()`` is the overall summary;
-    a plot of the path (e.g. :func:`citypilots.plots.event_study_plot`) wants only the others.
+    a plot of the path (e.g. :func:`citypilots.report.plots.event_study_plot`) wants only the others.
     """
     table = result.table.drop(index=OVERALL, errors="ignore")
     table.index = pd.Index(list(table.index), name=result.table.index.name)
@@ -136,7 +136,7 @@ class GroupTimeATT:
     """Group-time average treatment effects ATT(g, t) (Callaway and Sant'Anna 2021).
 
     ``table``: one row per (group, time) with the columns ``group``, ``time`` and
-    :data:`citypilots.did.RESULT_COLUMNS` (pre-treatment rows are placebo ATTs against the
+    :data:`citypilots.estimators.did.RESULT_COLUMNS` (pre-treatment rows are placebo ATTs against the
     previous period, R ``did``'s ``base_period = "varying"``). ``fitted``: the
     ``diff_diff.CallawaySantAnnaResults``. :meth:`aggregate` gives the summary parameters.
     """

@@ -1,0 +1,1 @@
+"""Estimators, each returning the one result shape of :mod:`citypilots.estimators.estimates`."""

@@ -1,0 +1,1 @@
+"""Simulated panels: specification, generator (draws and potential outcomes), truth, calibration, Monte Carlo."""
