@@ -58,15 +58,23 @@ def code_and_data_digest() -> str:
 
 
 def function_key(fn: Callable) -> str:
-    """A name for ``fn`` that changes when its code does: module, qualified name and source
-    (for a ``functools.partial``, also its arguments)."""
+    """A name for ``fn`` that changes when its code does: module, qualified name and source (its
+    compiled code where the source cannot be read); for a ``functools.partial``, also the keys of
+    its arguments (a callable argument by its own key, anything else by its repr)."""
     if isinstance(fn, functools.partial):
-        return f"partial({function_key(fn.func)}, {fn.args!r}, {sorted(fn.keywords.items())!r})"
+        arguments = [_argument_key(value) for value in fn.args]
+        arguments += [f"{name}={_argument_key(value)}" for name, value in sorted(fn.keywords.items())]
+        return f"partial({function_key(fn.func)}, {', '.join(arguments)})"
     try:
         source = inspect.getsource(fn)
     except (OSError, TypeError):
-        source = repr(fn)
-    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}:{source}"
+        code = getattr(fn, "__code__", None)
+        source = repr(fn) if code is None else f"{code.co_code.hex()}{code.co_consts!r}"
+    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', type(fn).__name__)}:{source}"
+
+
+def _argument_key(value) -> str:
+    return function_key(value) if callable(value) else repr(value)
 
 
 def _run_key(spec: dict, fn: Callable, truths: tuple[str, ...]) -> str:

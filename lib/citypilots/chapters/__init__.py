@@ -1,0 +1,1 @@
+"""What each chapter computes: one function per table or figure, on the chapter's panel."""
