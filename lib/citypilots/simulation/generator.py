@@ -46,12 +46,16 @@ pyfixest for the TWFE fit.
 
 from __future__ import annotations
 
+import copy
+import functools
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .._paths import data_dir
 from ..data.cities import distance_matrix_km, load_cities
 from ..data.calendar_completion import completion_candidates, hash_order
 from ..data.panel import CONTROLS, MEDIATORS_AND_MODERATOR
@@ -135,7 +139,26 @@ def select_sample(candidates: pd.DataFrame, groups: dict, margins: dict, rule: s
 
 
 def sample_cities(spec: dict) -> tuple[pd.DataFrame, dict]:
-    """The spec's sample of real cities with their adoption years and attributes."""
+    """The spec's sample of real cities with their adoption years and attributes.
+
+    The sample depends only on the calendars, the window and the sample rule, not on the seed:
+    it is drawn once per process for each such setting (the files read are part of the key, by
+    modification time) and copied out.
+    """
+    key = json.dumps({part: spec[part] for part in ("window", "calendars", "sample")}, sort_keys=True)
+    sample, report = _sample_cities_cached(key, _data_stamp())
+    return sample.copy(), copy.deepcopy(report)
+
+
+def _data_stamp() -> tuple:
+    """Modification times of the data files a sample is drawn from (a change redraws it)."""
+    folder = data_dir()
+    return tuple(sorted((str(p), p.stat().st_mtime_ns) for p in [folder / "cities.csv", *sorted((folder / "pilots").iterdir())]))
+
+
+@functools.lru_cache(maxsize=8)
+def _sample_cities_cached(key: str, stamp: tuple) -> tuple[pd.DataFrame, dict]:
+    spec = json.loads(key)
     first_year = spec["window"]["first_year"]
     innovation, smart = spec["calendars"]["innovation"], spec["calendars"]["smart"]
     cities = load_cities()
@@ -151,6 +174,12 @@ def sample_cities(spec: dict) -> tuple[pd.DataFrame, dict]:
     candidates["smart_year_imputed"] = codes.map(smart_years["imputed"]).astype("boolean")
     candidates["group"] = pilot_group(candidates["innovation_year"], candidates["smart_year"])
     return select_sample(candidates, spec["sample"]["groups"], spec["sample"]["margins"], spec["sample"]["rule"])
+
+
+@functools.lru_cache(maxsize=16)
+def _first_years(calendar: str, stamp: tuple) -> pd.Series:
+    """First pilot year of each city in a real calendar (read once per process and data state)."""
+    return adoption_years(calendar)["year"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -219,13 +248,26 @@ SIGNIFICANT_DIGITS = 6
 """Every simulated float is rounded to this many significant digits (see :func:`round_significant`)."""
 
 
+_POWERS_OF_TEN = np.array([float(f"1e{k}") for k in range(-30, 31)])
+"""10**k for k = -30..30, each the double nearest the decimal (Python's parser rounds correctly)."""
+
+
 def round_significant(values, digits: int = SIGNIFICANT_DIGITS) -> np.ndarray:
-    """Each value rounded to ``digits`` significant digits, by Python's correctly rounded decimal
-    formatting. NumPy's exp, log and power differ in the last bit between machines (AVX-512 or
-    not); rounding every simulated float makes the written panel the same everywhere."""
+    """Each value rounded to ``digits`` significant digits, the same on every machine.
+
+    NumPy's exp, log and power differ in the last bit between machines (AVX-512 or not); rounding
+    every simulated float makes the written panel the same everywhere. The rounding uses only
+    operations IEEE 754 rounds exactly (comparison, multiplication, division, rint) and a table
+    of powers of ten: the decimal exponent of each value is found by comparing it with the
+    table, never by a logarithm.
+    """
     array = np.asarray(values, dtype=float)
-    rounded = [float(f"{value:.{digits}g}") for value in array.ravel().tolist()]
-    return np.array(rounded, dtype=float).reshape(array.shape)
+    magnitude = np.abs(array)
+    exponent = np.searchsorted(_POWERS_OF_TEN, magnitude, side="right") - 1 - 30  # 10**e <= |x| < 10**(e+1)
+    shift = np.clip(digits - 1 - exponent, -30, 30) + 30
+    scale = _POWERS_OF_TEN[shift]
+    rounded = np.where(magnitude > 0, np.round(array * scale) / scale, array)
+    return np.where(np.isfinite(array), rounded, array)
 
 
 @dataclass(frozen=True)
@@ -463,7 +505,7 @@ def simulate_panel(spec: str | Path | dict | None = None, seed: int | None = Non
     other = {}
     for name, policy in spec["other_policies"].items():
         if policy.get("calendar"):
-            first_years = adoption_years(policy["calendar"])["year"]
+            first_years = _first_years(policy["calendar"], _data_stamp())
             adoption = cities["adcode"].map(first_years).to_numpy(dtype=float, na_value=np.nan)
         else:
             weight = np.exp(policy["size_weight"] * size if "size_weight" in policy
