@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.colors import ListedColormap
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from ..data.pilots import adoption_years, load_calendar, program_label
@@ -138,10 +139,13 @@ def event_study_plot(results: dict, truth: pd.Series | None = None, reference: i
 
 def treatment_status(panel: pd.DataFrame, unit: str = "city", time: str = "year",
                      single: tuple[str, ...] = ("Innova_policy", "Smart_policy"),
-                     dual: str = "Dual_policy") -> plt.Figure:
+                     dual: str = "Dual_policy", imputed: pd.DataFrame | None = None) -> plt.Figure:
     """Treatment status by unit and year (panelView style): none, one pilot, both pilots.
 
     Units are sorted by the year they got both pilots, then by the year of their first pilot.
+    ``imputed`` (optional): one row per unit (indexed like ``panel[unit]``) and one boolean
+    column per dummy of ``single``, True where that pilot's year comes from an imputed calendar
+    row; every unit-year whose status rests on an imputed year is marked with a dot.
     """
     set_style()
     status = panel[list(single)].max(axis=1) + panel[dual]
@@ -154,16 +158,25 @@ def treatment_status(panel: pd.DataFrame, unit: str = "city", time: str = "year"
     fig, ax = plt.subplots(figsize=(7.5, 7.0))
     cmap = ListedColormap([PALETTE["none"], PALETTE["single"], PALETTE["dual"]])
     ax.imshow(grid.to_numpy(), aspect="auto", cmap=cmap, vmin=-0.5, vmax=2.5, interpolation="nearest")
+    handles = [Patch(color=PALETTE["none"], label="no pilot"), Patch(color=PALETTE["single"], label="one pilot"),
+               Patch(color=PALETTE["dual"], label="both pilots (Dual_policy = 1)")]
+    if imputed is not None:
+        rests_on_imputed = pd.Series(False, index=panel.index)
+        for dummy in single:
+            rests_on_imputed |= (panel[dummy] == 1) & panel[unit].map(imputed[dummy]).fillna(False).astype(bool)
+        marks = pd.DataFrame({unit: panel[unit], time: panel[time], "mark": rests_on_imputed}).pivot(
+            index=unit, columns=time, values="mark").loc[order]
+        rows, columns = np.nonzero(marks.to_numpy(dtype=bool))
+        ax.scatter(columns, rows, s=2.5, color="white", marker="o", linewidths=0)
+        handles.append(Line2D([], [], ls="", marker="o", markersize=3, markerfacecolor="white",
+                              markeredgecolor="#404040", label="rests on an imputed pilot year"))
     years = list(grid.columns)
     ax.set_xticks(range(len(years)), [str(y) for y in years], rotation=45)
     ax.set_yticks([])
     ax.set_ylabel(f"{len(grid)} cities (sorted by the year of the second pilot, then the first)")
     ax.set_xlabel("year")
     ax.grid(False)
-    ax.legend(handles=[Patch(color=PALETTE["none"], label="no pilot"),
-                       Patch(color=PALETTE["single"], label="one pilot"),
-                       Patch(color=PALETTE["dual"], label="both pilots (Dual_policy = 1)")],
-              loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, fontsize=8)
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, fontsize=8)
     fig.tight_layout()
     return fig
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..data.cities import load_cities
 from ..data.paper import load_descriptives
 from ..data.pilots import adoption_years, load_calendar, program_label
 
@@ -34,11 +35,15 @@ def descriptives_table(data: pd.DataFrame, variables: list[str] | None = None) -
 
 
 def calendar_counts(programs: list[str]) -> pd.DataFrame:
-    """Pilot prefecture cities of each program by first year: sourced, imputed and total.
+    """Pilot prefecture-level units of each program by first year: sourced, imputed, total, and
+    how many of them are not prefecture-level cities of the city table.
 
-    A city counts once, at its first pilot year (:func:`citypilots.data.pilots.adoption_years`);
-    it is "imputed" when that year comes from an imputed row.
+    A unit counts once, at its first pilot year (:func:`citypilots.data.pilots.adoption_years`);
+    it is "imputed" when that year comes from an imputed row. Units that are not prefecture-level
+    cities (autonomous prefectures, leagues, regions, and county-level units without a
+    prefecture) are counted in ``not a city``.
     """
+    city_codes = set(load_cities()["adcode"])
     frames = []
     for program in programs:
         first = adoption_years(load_calendar(program))
@@ -46,6 +51,8 @@ def calendar_counts(programs: list[str]) -> pd.DataFrame:
         counts = counts.reindex(columns=[False, True], fill_value=0)
         counts.columns = ["sourced", "imputed"]
         counts["total"] = counts.sum(axis=1)
+        not_city = pd.Series(~first.index.isin(list(city_codes)), index=first.index)
+        counts["not a city"] = not_city.groupby(first["year"]).sum().reindex(counts.index, fill_value=0).astype(int)
         counts.index = pd.MultiIndex.from_product([[program_label(program)], counts.index], names=["program", "year"])
         frames.append(counts)
     table = pd.concat(frames)
