@@ -15,7 +15,9 @@ data):
 - ``estimators``  ``estimates`` (the one result shape and argument checks), ``did`` (TWFE, event
                   study), ``staggered`` (Callaway-Sant'Anna, Sun-Abraham, imputation,
                   Goodman-Bacon), ``placebo``, ``instruments``, ``matching``, ``bootstrap``,
-                  ``pretrends``, ``robustness``, ``mechanism``, ``heterogeneity``, ``spatial``
+                  ``pretrends``, ``robustness``, ``mechanism``, ``heterogeneity``, ``spatial``,
+                  ``synergy`` (the interaction of two staggered treatments), ``contamination``
+                  (contamination and TWFE weights of regressions on treatment dummies)
 - ``report``      ``datasource`` (which panel a chapter runs on), ``tables``, ``plots``, ``glue``
                   (numbers into the book's text), ``bookcache``
 
