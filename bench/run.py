@@ -14,6 +14,7 @@ from mechanism import bootstrap_draw_speedup_over_pyfixest, fully_interacted_to_
 from robustness import placebo_speedup
 from spatial import spatial_durbin_seconds, spatial_sweep_seconds
 from synergy import synergy_to_twfe
+from threshold import threshold_bootstrap_seconds
 from timing import best_of
 
 
@@ -79,6 +80,7 @@ BENCHMARKS = {
     "spatial_durbin_seconds": spatial_durbin_seconds,
     "montecarlo_panels_per_second": montecarlo_panels_per_second,
     "synergy_to_twfe": synergy_to_twfe,
+    "threshold_bootstrap_seconds": threshold_bootstrap_seconds,
 }
 
 

@@ -17,12 +17,14 @@ data):
                   Goodman-Bacon), ``placebo``, ``instruments``, ``matching``, ``bootstrap``,
                   ``pretrends``, ``robustness``, ``mechanism``, ``heterogeneity``, ``spatial``,
                   ``synergy`` (the interaction of two staggered treatments), ``contamination``
-                  (contamination and TWFE weights of regressions on treatment dummies)
+                  (contamination and TWFE weights of regressions on treatment dummies),
+                  ``threshold`` (Hansen's panel threshold regression)
 - ``report``      ``datasource`` (which panel a chapter runs on), ``tables``, ``plots``, ``glue``
                   (numbers into the book's text), ``bookcache``
 
-Stable public names: ``citypilots.simulate_panel``, ``citypilots.simulate`` and
-``citypilots.montecarlo`` (the modules ``simulation.generator`` and ``simulation.montecarlo``).
+Stable public names: ``citypilots.simulate_panel``, ``citypilots.simulate``,
+``citypilots.montecarlo`` and ``citypilots.threshold`` (the modules ``simulation.generator``,
+``simulation.montecarlo`` and ``estimators.threshold``).
 """
 
 from .simulation.generator import simulate_panel
