@@ -7,7 +7,8 @@ data):
                   calendars in one schema), ``calendar_completion`` (the documented rule that
                   completes incomplete calendars), ``panel`` (loading and validating a city-year
                   panel), ``paper`` (the main paper's printed numbers), ``samples`` (comparison
-                  groups of a two-program study)
+                  groups of a two-program study), ``indices`` (entropy-weight composite
+                  indices, location quotients, resilience)
 - ``simulation``  ``specification`` (a study's data-generating process as YAML, overrides, null
                   worlds), ``generator`` (the simulated panel: draws, potential outcomes),
                   ``truth`` (the estimands read off the potential outcomes), ``calibration``,
