@@ -22,11 +22,11 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[book,test]"
 	touch $(STAMP)
 
-# The book: executes every chapter (cached in _build/.jupyter_cache; the cache is
-# dropped whenever lib/ or data/ change, since a chapter's cached outputs depend on them)
-# and fails on any cell error or Sphinx warning.
+# The book: executes every chapter (cached in _build/.jupyter_cache; the cache, Sphinx's saved
+# environment and the executed notebooks are dropped whenever lib/, data/ or the reader's panel
+# change, since every page depends on them) and fails on any cell error or Sphinx warning.
 book: $(STAMP)
-	$(BIN)/python -m citypilots.report.bookcache _build/.jupyter_cache lib data
+	$(BIN)/python -m citypilots.report.bookcache _build lib data
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 	@echo "The book is in _build/html/index.html"
 

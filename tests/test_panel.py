@@ -208,12 +208,12 @@ def test_validate_panel_on_a_clean_text_frame_finds_nothing(clean_path):
     assert validate_panel(read_panel_text(clean_path), "panel.csv") == []
 
 
-def test_a_former_city_code_is_accepted(clean_path, chosen, row_of):
+def test_a_former_city_code_is_refused_with_the_current_code_to_use(clean_path, chosen, row_of):
     old_codes = [code for cell in load_admin_changes()["old_adcode"] for code in cell.split(" / ") if code]
     assert "522400" in old_codes  # 毕节地区, a prefecture until 2011
     city = list(chosen)[0]
     plant(clean_path, {(row_of(city, year), "city"): "522400" for year in YEARS})
-    assert (load_panel(clean_path)["city"] == 522400).sum() == 16
+    assert_one_problem(clean_path, row_of(city, 2008), "city", "522400 is a former code", "520500", "(16 rows)")
 
 
 def test_public_column_lists():
@@ -411,6 +411,62 @@ def test_ragged_record(clean_path):
     lines[5] = lines[5].rstrip("\n") + ",extra\n"
     clean_path.write_text("".join(lines))
     assert_one_problem(clean_path, None, None, "cannot be read as CSV", "line 6")
+
+
+# ---------------------------------------------------------------------------------------
+# Files a reader may have saved the wrong way, and panels the chapters cannot use
+
+
+def test_an_empty_file(tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_text("")
+    assert_one_problem(path, None, None, "is empty")
+
+
+def test_a_header_without_records(clean_path):
+    clean_path.write_text(clean_path.read_text().splitlines()[0] + "\n")
+    assert_one_problem(clean_path, None, None, "has a header but no records")
+
+
+def test_an_excel_workbook(clean_path):
+    clean_path.write_bytes(b"PK\x03\x04" + b"\x00" * 100)
+    assert_one_problem(clean_path, None, None, "Excel workbook", "CSV UTF-8")
+
+
+@pytest.mark.parametrize("separator, name", [(";", "semicolons"), ("\t", "tabs")])
+def test_a_file_separated_by_something_else_than_commas(clean_path, separator, name):
+    pd.read_csv(clean_path, dtype=str, keep_default_na=False).to_csv(clean_path, index=False, sep=separator)
+    assert_one_problem(clean_path, 1, None, f"separated by {name}")
+
+
+def test_two_columns_with_the_same_name(clean_path):
+    lines = clean_path.read_text().splitlines()
+    header = lines[0].split(",")
+    header[header.index("source_note")] = "Safety"
+    clean_path.write_text("\n".join([",".join(header), *lines[1:]]) + "\n")
+    error = problems_of(clean_path)
+    assert any(p.column == "Safety" and "appears twice" in p.message for p in error.problems), str(error)
+
+
+def test_chinese_column_names(clean_path):
+    text = clean_path.read_text()
+    clean_path.write_text(text.replace("Safety", "安全生产死亡人数", 1))
+    error = problems_of(clean_path)
+    assert "English names" in str(error) and "安全生产死亡人数" in str(error)
+
+
+def test_a_misspelt_optional_column(clean_path):
+    text = clean_path.read_text()
+    clean_path.write_text(text.replace("universities", "universites", 1))
+    assert_one_problem(clean_path, 1, "universites", "did you mean 'universities'")
+
+
+def test_an_unbalanced_panel(clean_path, chosen, row_of):
+    lines = clean_path.read_text().splitlines(keepends=True)
+    city = list(chosen)[1]
+    drop = row_of(city, 2015) - 1  # line index of that record
+    clean_path.write_text("".join(lines[:drop] + lines[drop + 1:]))
+    assert_one_problem(clean_path, row_of(city, 2008), "year", "has no row for 2015", "balanced")
 
 
 # ---------------------------------------------------------------------------------------

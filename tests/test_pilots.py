@@ -19,7 +19,33 @@ def first_years(program):
 
 
 def test_programs_lists_every_calendar_file():
-    assert programs() == ["broadband_china", "innovative_city", "low_carbon_city", "smart_city"]
+    assert programs() == sorted(path.stem for path in pilots.pilots_dir().glob("*.csv"))
+    assert {"broadband_china", "innovative_city", "low_carbon_city", "smart_city"} <= set(programs())
+
+
+def test_a_district_code_or_an_unknown_province_is_refused(tmp_path):
+    calendar = pd.read_csv(pilots.pilots_dir() / "broadband_china.csv", dtype=str, keep_default_na=False)
+    calendar.loc[0, "adcode"] = "440305"        # row 2: 南山区, a district of Shenzhen
+    calendar.loc[1, "adcode"] = "990100"        # row 3: no province 99
+    path = tmp_path / "codes.csv"
+    calendar.to_csv(path, index=False)
+    with pytest.raises(PilotFileError) as error:
+        pilots.read_calendar_file(path)
+    messages = {p.row: p.message for p in error.value.problems}
+    assert "district or county code" in messages[2] and "no province" in messages[3]
+
+
+@pytest.mark.parametrize("content, fragment", [(b"", "is empty"), ("adcode,年份\n".encode("gbk"), "not UTF-8"),
+                                               (None, "has a header but no rows")])
+def test_an_empty_or_gbk_calendar_names_its_file(tmp_path, content, fragment):
+    path = tmp_path / "calendar.csv"
+    if content is None:
+        header = pd.read_csv(pilots.pilots_dir() / "broadband_china.csv", nrows=0).columns
+        content = (",".join(header) + "\n").encode()
+    path.write_bytes(content)
+    with pytest.raises(PilotFileError, match=fragment) as error:
+        pilots.read_calendar_file(path)
+    assert str(path) in str(error.value)
 
 
 def test_completed_calendars_reproduce_the_published_counts():

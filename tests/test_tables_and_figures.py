@@ -48,32 +48,42 @@ def test_pilot_timeline_draws_one_panel_per_program():
     assert "97 pilot" in figure.axes[0].get_title(loc="left")
 
 
-def test_book_cache_is_dropped_when_an_input_changes(tmp_path):
-    inputs, cache = tmp_path / "lib", tmp_path / "_build" / ".jupyter_cache"
+def _build_with_state(build):
+    for name in bookcache.STALE_WHEN_INPUTS_CHANGE:
+        (build / name).mkdir(parents=True, exist_ok=True)
+
+
+def _state_kept(build):
+    return all((build / name).exists() for name in bookcache.STALE_WHEN_INPUTS_CHANGE)
+
+
+def test_everything_a_build_keeps_is_dropped_when_an_input_changes(tmp_path):
+    inputs, build = tmp_path / "lib", tmp_path / "_build"
     inputs.mkdir()
     (inputs / "module.py").write_text("x = 1\n")
-    cache.mkdir(parents=True)
-    assert bookcache.refresh(cache, [inputs]) is True      # first run: no stamp yet
-    cache.mkdir()
-    assert bookcache.refresh(cache, [inputs]) is False and cache.exists()
+    _build_with_state(build)
+    assert bookcache.refresh(build, [inputs]) is True      # first run: no stamp yet
+    _build_with_state(build)
+    assert bookcache.refresh(build, [inputs]) is False and _state_kept(build)
     (inputs / "module.py").write_text("x = 2\n")
-    assert bookcache.refresh(cache, [inputs]) is True and not cache.exists()
+    assert bookcache.refresh(build, [inputs]) is True
+    assert not any((build / name).exists() for name in bookcache.STALE_WHEN_INPUTS_CHANGE)
 
 
-def test_book_cache_is_dropped_when_the_reader_switches_to_a_real_panel(tmp_path, monkeypatch):
-    inputs, cache = tmp_path / "lib", tmp_path / "_build" / ".jupyter_cache"
+def test_everything_a_build_keeps_is_dropped_when_the_reader_switches_to_a_real_panel(tmp_path, monkeypatch):
+    inputs, build = tmp_path / "lib", tmp_path / "_build"
     inputs.mkdir()
     (inputs / "module.py").write_text("x = 1\n")
     panel = tmp_path / "panel.csv"
     panel.write_text("city,year\n")
     monkeypatch.delenv("CITYPILOTS_PANEL", raising=False)
-    bookcache.refresh(cache, bookcache.chapter_inputs([inputs]))
-    cache.mkdir(parents=True)
+    bookcache.refresh(build, bookcache.chapter_inputs([inputs]))
+    _build_with_state(build)
     monkeypatch.setenv("CITYPILOTS_PANEL", str(panel))
-    assert bookcache.refresh(cache, bookcache.chapter_inputs([inputs])) is True and not cache.exists()
-    cache.mkdir()
+    assert bookcache.refresh(build, bookcache.chapter_inputs([inputs])) is True and not (build / ".doctrees").exists()
+    _build_with_state(build)
     panel.write_text("city,year\n110000,2008\n")
-    assert bookcache.refresh(cache, bookcache.chapter_inputs([inputs])) is True and not cache.exists()
+    assert bookcache.refresh(build, bookcache.chapter_inputs([inputs])) is True and not (build / ".doctrees").exists()
 
 
 def test_stars_follow_the_papers_rule():

@@ -8,13 +8,19 @@ collected and reported at once, each naming the file, the row as a spreadsheet s
 (header = row 1, first record = row 2) and the column:
 
 1. required columns are present (if one is missing, nothing else is checked);
+0. the file is a non-empty UTF-8 CSV with commas, a header that names no column twice, the
+   book's English column names, and at least one record (an Excel workbook, a semicolon- or
+   tab-separated file, Chinese headers, an empty or GBK file each get their own message);
+1b. an unknown column whose name is close to a known one is reported (a misspelt optional
+   column would otherwise be ignored);
 2. every cell reads as what its column holds: a six-digit city code, an integer year,
    a finite decimal number (no ``nan``, ``inf``, thousands commas or padding spaces),
    a dummy that is exactly ``0`` or ``1``; required cells are not empty; Safety,
    death_rate and universities are not negative, population and urban_population are positive;
 3. years lie in the panel window (2008-2023 by default);
-4. city codes are in ``data/cities.csv`` or are former codes in ``data/admin_changes.csv``;
-5. no city-year appears twice;
+4. city codes are in ``data/cities.csv`` (a former code of ``data/admin_changes.csv`` is refused
+   with the current code to use: the chapters join the city table by code);
+5. no city-year appears twice, and the panel is balanced (every city in every year the panel has);
 6. each policy dummy is absorbing within a city (once 1, 1 in every later year), and
    ``Dual_policy`` equals ``Innova_policy`` times ``Smart_policy`` in every row;
 7. adoption-year columns, when given, agree with the dummies;
@@ -32,6 +38,9 @@ nothing coerced before it has been checked.
 
 from __future__ import annotations
 
+import csv
+import difflib
+import io
 import math
 from pathlib import Path
 
@@ -84,18 +93,62 @@ DECIMAL_PATTERN = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
 # Reading and writing
 
 
+EXCEL_SIGNATURES = {b"PK\x03\x04": "an Excel workbook (.xlsx)", b"\xd0\xcf\x11\xe0": "an Excel workbook (.xls)"}
+
+
+def _header_problems(path: str | Path, file: str) -> list[Problem]:
+    """Problems visible before the file is parsed: not a text file, empty, a header that names a
+    column twice, a separator other than the comma, column names that are not the book's."""
+    head = Path(path).read_bytes()
+    for signature, what in EXCEL_SIGNATURES.items():
+        if head.startswith(signature):
+            return [Problem(file, None, None, f"is {what}, not a CSV file: open it and save it as \"CSV UTF-8\"")]
+    try:
+        text = head.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        return [Problem(file, None, None, f"is not UTF-8 text ({error.reason} at byte {error.start}); "
+                        "save it as CSV UTF-8 (a spreadsheet may have saved it as GBK)")]
+    if not text.strip():
+        return [Problem(file, None, None, "is empty: it has neither a header nor records")]
+    header = next(csv.reader(io.StringIO(text.splitlines()[0])))
+    problems = []
+    if len(header) == 1:
+        for separator, name in ((";", "semicolons"), ("\t", "tabs")):
+            if separator in header[0]:
+                problems.append(Problem(file, 1, None, f"its header is separated by {name}, not commas: save it as "
+                                        "CSV with commas (or read it and write it with pandas' to_csv)"))
+    seen: dict[str, int] = {}
+    for position, name in enumerate(header, start=1):
+        if name in seen:
+            problems.append(Problem(file, 1, name, f"the column name appears twice (columns {seen[name]} and "
+                                    f"{position}): rename one"))
+        seen.setdefault(name, position)
+    chinese = [name for name in header if any("\u4e00" <= character <= "\u9fff" for character in name)]
+    if chinese and not set(REQUIRED_COLUMNS) <= set(header):
+        problems.append(Problem(file, 1, None, f"column names must be the book's English names (data/README.md: "
+                                f"city, year, Safety, Dual_policy, ...); found Chinese names such as "
+                                f"{', '.join(repr(n) for n in chinese[:3])}"))
+    return problems
+
+
 def read_panel_text(path: str | Path) -> pd.DataFrame:
     """The file as a frame of strings, one row per spreadsheet row (blank lines kept)."""
     file = file_label(path)
+    problems = _header_problems(path, file)
+    if problems:
+        raise PanelError(problems)
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False,
-                           skip_blank_lines=False, index_col=False, encoding="utf-8-sig")
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False,
+                          skip_blank_lines=False, index_col=False, encoding="utf-8-sig")
     except UnicodeDecodeError as error:
         raise PanelError([Problem(file, None, None,
                                   f"is not UTF-8 text ({error.reason} at byte {error.start}); "
                                   "save it as CSV UTF-8 (a spreadsheet may have saved it as GBK)")]) from None
     except pd.errors.ParserError as error:
         raise PanelError([Problem(file, None, None, f"cannot be read as CSV: {error}")]) from None
+    if raw.empty:
+        raise PanelError([Problem(file, None, None, "has a header but no records")])
+    return raw
 
 
 def load_panel(
@@ -187,11 +240,14 @@ def validate_panel(
             column_problems, readable[column] = cell_problems(raw[column], column, file, rows, ~empty_row)
             problems += column_problems
 
+    problems += misspelt_column_problems(raw, file)
     city = parse_numbers(raw["city"].where(readable["city"], ""))
     year = parse_numbers(raw["year"].where(readable["year"], ""))
     keyed = readable["city"] & readable["year"]
-    problems += window_problems(year, readable["year"], file, rows, first_year, last_year)
-    problems += unknown_city_problems(city, readable["city"], file, rows)
+    window = window_problems(year, readable["year"], file, rows, first_year, last_year)
+    problems += window
+    unknown = unknown_city_problems(city, readable["city"], file, rows)
+    problems += unknown
     repeated_city_years = duplicate_problems(city, year, keyed, file, rows)
     problems += repeated_city_years
 
@@ -200,6 +256,11 @@ def validate_panel(
     repeated_cities = {int(city[p.row - 2]) for p in repeated_city_years}
     unreadable_year_cities = set(city[readable["city"] & ~readable["year"] & ~empty_row].astype(int))
     skip_cities = repeated_cities | unreadable_year_cities
+    # Balance, judged once every row's city and year read cleanly (a typo in a code or a year, a
+    # repeated or out-of-window year or an unknown code is reported once, not again as a year
+    # missing from some city).
+    if not ((~keyed & ~empty_row).any() or window or unknown or repeated_city_years):
+        problems += balance_problems(city, year, keyed, file, rows)
 
     first_on = {}  # dummy -> Series (city -> first year the dummy is 1, NaN if never)
     sequences = {}
@@ -286,25 +347,72 @@ def window_problems(year: np.ndarray, readable: pd.Series, file: str, rows: pd.S
             for index in rows.index[outside]]
 
 
-def known_city_codes() -> set[int]:
-    """Codes of ``cities.csv`` and former codes of ``admin_changes.csv`` (split at " / ")."""
-    codes = set(load_cities()["adcode"].astype(int))
-    for cell in load_admin_changes()["old_adcode"]:
-        codes |= {int(code) for code in cell.split(" / ") if code.strip().isdigit()}
-    return codes
+def former_city_codes() -> dict[int, str]:
+    """Former codes of ``admin_changes.csv`` that are not codes of the city table, with the change
+    that retired each (what a reader must do about a row that uses one)."""
+    current = set(load_cities()["adcode"].astype(int))
+    former = {}
+    for change in load_admin_changes().itertuples(index=False):
+        new_codes = [code.strip() for code in change.new_adcode.split(" / ") if code.strip()]
+        for code in (code.strip() for code in change.old_adcode.split(" / ")):
+            if not code.isdigit() or int(code) in current:
+                continue
+            if len(new_codes) == 1:
+                former[int(code)] = (f"{code} is a former code ({change.old_name_zh}, changed {change.date_effective}); "
+                                     f"the city table has it as {new_codes[0]} ({change.new_name_zh}): use that code")
+            else:
+                former[int(code)] = (f"{code} is a former code ({change.old_name_zh}, {change.change} "
+                                     f"{change.date_effective} into {change.new_name_zh}): its rows match no one "
+                                     "current city; drop them or assign them to one")
+    return former
 
 
 def unknown_city_problems(city: np.ndarray, readable: pd.Series, file: str, rows: pd.Series) -> list[Problem]:
-    """One problem per unknown code, at its first row."""
-    known = known_city_codes()
+    """One problem per unknown or former code, at its first row (former codes: the chapters join the
+    city table by code, so a row under a retired code would match no city)."""
+    known = set(load_cities()["adcode"].astype(int))
+    former = former_city_codes()
     codes = pd.Series(city, index=rows.index)[readable].astype(int)
     unknown = codes[~codes.isin(known)]
     problems = []
     for code, indexes in unknown.groupby(unknown, sort=False).groups.items():
         count = f" ({len(indexes)} rows)" if len(indexes) > 1 else ""
-        problems.append(Problem(file, int(rows[indexes[0]]), "city",
-                                f"{code:06d} is neither a city code in cities.csv nor a former code "
-                                f"in admin_changes.csv{count}"))
+        message = former.get(int(code), f"{code:06d} is neither a city code in cities.csv nor a former code "
+                                        "in admin_changes.csv")
+        problems.append(Problem(file, int(rows[indexes[0]]), "city", message + count))
+    return problems
+
+
+def balance_problems(city: np.ndarray, year: np.ndarray, usable: pd.Series, file: str, rows: pd.Series) -> list[Problem]:
+    """One problem per city that lacks a year the panel has for other cities: every chapter needs a
+    balanced panel (several estimators, the spatial models and the Goodman-Bacon decomposition
+    are defined only for one). ``usable``: rows whose city and year are clean and unrepeated."""
+    keys = pd.DataFrame({"city": city, "year": year, "row": rows})[usable]
+    if keys.empty:
+        return []
+    all_years = set(keys["year"])
+    problems = []
+    for code, group in keys.groupby("city", sort=False):
+        missing = sorted(all_years - set(group["year"]))
+        if missing:
+            shown = ", ".join(str(int(y)) for y in missing[:8]) + (" ..." if len(missing) > 8 else "")
+            problems.append(Problem(file, int(group["row"].min()), "year",
+                                    f"city {int(code):06d} has no row for {shown}, years other cities have: the "
+                                    "chapters need a balanced panel (every city in every year)"))
+    return problems
+
+
+def misspelt_column_problems(raw: pd.DataFrame, file: str) -> list[Problem]:
+    """Unknown columns whose name is close to a column the book knows (a misspelt optional column
+    would otherwise be ignored in silence)."""
+    problems = []
+    for name in raw.columns:
+        if name in COLUMN_KINDS:
+            continue
+        close = difflib.get_close_matches(str(name), list(COLUMN_KINDS), n=1, cutoff=0.8)
+        if close:
+            problems.append(Problem(file, 1, str(name), f"is not a column the book knows; did you mean "
+                                    f"{close[0]!r}? (rename it, or it is kept as text and never used)"))
     return problems
 
 

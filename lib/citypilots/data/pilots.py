@@ -21,6 +21,7 @@ import pandas as pd
 
 from .._paths import data_dir
 from ..errors import PilotFileError, Problem
+from .cities import load_cities
 
 COLUMNS = (
     "adcode", "name_zh", "year", "batch", "level_note", "unit_name_zh", "unit_adcode",
@@ -62,7 +63,18 @@ def load_calendar(program: str) -> pd.DataFrame:
 def read_calendar_file(path: str | Path) -> pd.DataFrame:
     """Read and validate a calendar file; every problem is reported at once."""
     path = Path(path)
-    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except pd.errors.EmptyDataError:
+        raise PilotFileError([Problem(str(path), None, None, "is empty: it has neither a header nor rows")]) from None
+    except UnicodeDecodeError as error:
+        raise PilotFileError([Problem(str(path), None, None,
+                                      f"is not UTF-8 text ({error.reason} at byte {error.start}); save it as "
+                                      "CSV UTF-8 (a spreadsheet may have saved it as GBK)")]) from None
+    except pd.errors.ParserError as error:
+        raise PilotFileError([Problem(str(path), None, None, f"cannot be read as CSV: {error}")]) from None
+    if raw.empty:
+        raise PilotFileError([Problem(str(path), None, None, "has a header but no rows")])
     problems = validate_calendar(raw, str(path))
     if problems:
         raise PilotFileError(problems)
@@ -86,11 +98,19 @@ def validate_calendar(raw: pd.DataFrame, file: str) -> list[Problem]:
         problems.append(Problem(file, None, column, "required column is missing"))
     if missing:
         return problems
+    provinces = {str(code)[:2] for code in load_cities()["adcode"]}
     for index, record in raw.iterrows():
         row = int(index) + 2
         adcode = record["adcode"]
         if not (_is_int(adcode) and len(adcode) == 6):
             problems.append(Problem(file, row, "adcode", f"{adcode!r} is not a six-digit code"))
+        elif adcode[:2] not in provinces:
+            problems.append(Problem(file, row, "adcode", f"{adcode} starts with {adcode[:2]}, which is no "
+                                    "province's code: it cannot be a city"))
+        elif not adcode.endswith("00") and record["level_note"] != "county_level_unit_no_prefecture_parent":
+            problems.append(Problem(file, row, "adcode", f"{adcode} is a district or county code (it does not end "
+                                    "in 00): adcode holds the prefecture-level city; put the district's code in "
+                                    "unit_adcode and set level_note to district_or_county_only"))
         for column in ("year", "year_min", "year_max"):
             value = record[column]
             if value != "" and not (_is_int(value) and 1990 <= int(value) <= 2035):
