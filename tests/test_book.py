@@ -31,4 +31,9 @@ def test_the_book_builds_with_every_chapter_executed(tmp_path):
     chapter = (html / "notebooks" / "policy_context.html").read_text(encoding="utf-8")
     assert "Traceback" not in chapter
     assert chapter.count("<img") >= 3
+    # MathJax ships with the book: the equations render when the HTML is read offline
+    baseline = (html / "notebooks" / "baseline.html").read_text(encoding="utf-8")
+    assert "_static/mathjax/tex-mml-chtml.js" in baseline and "cdn.jsdelivr" not in baseline
+    assert (html / "_static" / "mathjax" / "tex-mml-chtml.js").is_file()
+    assert (html / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2").is_dir()
     shutil.rmtree(output, ignore_errors=True)
