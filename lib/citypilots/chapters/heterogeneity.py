@@ -276,18 +276,6 @@ def _table8_runs(book, seeds, n_jobs: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     return first, second
 
 
-def _blank_coverage_without_truth(table: pd.DataFrame) -> pd.DataFrame:
-    """Coverage of an interval of a test statistic (no truth, no interval) is not defined."""
-    numbers = table.attrs["numbers"]
-    for label in table.index:
-        if math.isnan(numbers[label]["seed_truth"]):
-            for column in table.columns:
-                if column[1] == "coverage":
-                    table.loc[label, column] = ""
-            numbers[label]["coverage"] = math.nan
-    return table
-
-
 def table8(book, seeds=range(20), n_jobs: int = 1) -> pd.DataFrame:
     """Table 8: each group's split-sample TWFE coefficient, with the paper's, the realised truth, the
     estimate in the world without any own-pilot effect, and the spread over ``seeds`` (mean, SD,
