@@ -227,3 +227,43 @@ def test_clusters_that_span_groups_are_refused(sim):
     with pytest.raises(DidArgumentError, match="clusters must not span groups: province"):
         heterogeneity.fully_interacted_twfe(data, "Safety", "Dual_policy", cities["resource_based"].rename("resource"),
                                             cluster="province")
+
+
+# ----------------------------------------------------------------------------------------------
+# 6. Every pair of groups, and Holm's adjustment
+# ----------------------------------------------------------------------------------------------
+
+def test_pairwise_differences_match_the_reference_rows_and_the_covariance(sim, region):
+    pooled = heterogeneity.fully_interacted_twfe(sim.data, "Safety", "Dual_policy", region, CONTROLS,
+                                                 reference="east")
+    pairs = heterogeneity.pairwise_differences(pooled)
+    assert list(pairs.index) == ["east - central", "west - central", "west - east"]
+    for label in ("west - east",):
+        np.testing.assert_allclose(pairs.loc[label].to_numpy(), pooled.table.loc[label].to_numpy(), atol=1e-12)
+    # west - central by hand from the pooled covariance (zero across groups: clusters nested)
+    covariance = pd.DataFrame(pooled.fitted._vcov, index=pooled.fitted._coefnames, columns=pooled.fitted._coefnames)
+    terms = pooled.extra["terms"]
+    assert covariance.loc[terms["west"], terms["central"]] == pytest.approx(0.0, abs=1e-12)
+    se = np.sqrt(covariance.loc[terms["west"], terms["west"]] + covariance.loc[terms["central"], terms["central"]])
+    assert pairs.loc["west - central", "std_error"] == pytest.approx(se, rel=1e-12)
+    df = pooled.extra["n_clusters"] - 1
+    t = pairs.loc["west - central", "estimate"] / se
+    assert pairs.loc["west - central", "p_value"] == pytest.approx(2 * stats.t.sf(abs(t), df), rel=1e-10)
+    chosen = heterogeneity.pairwise_differences(pooled, [("west", "central")])
+    assert list(chosen.index) == ["west - central"]
+    with pytest.raises(DidArgumentError, match="not groups"):
+        heterogeneity.pairwise_differences(pooled, [("north", "east")])
+    separate = heterogeneity.split_twfe(sim.data, "Safety", "Dual_policy", region, CONTROLS)
+    with pytest.raises(DidArgumentError, match="fully_interacted_twfe"):
+        heterogeneity.pairwise_differences(separate)
+
+
+def test_holm_is_the_step_down_rule_and_keeps_the_index():
+    p = pd.Series({"a": 0.01, "b": 0.04, "c": 0.03, "d": 0.20, "e": np.nan})
+    adjusted = heterogeneity.holm(p)
+    # sorted 0.01, 0.03, 0.04, 0.20 (m = 4): 0.04, 0.09, 0.09 (running maximum of 0.08), 0.20
+    expected = pd.Series({"a": 0.04, "b": 0.09, "c": 0.09, "d": 0.20, "e": np.nan})
+    pd.testing.assert_series_equal(adjusted, expected, check_names=False)
+    assert heterogeneity.holm([0.5, 0.9]).tolist() == [1.0, 1.0]
+    with pytest.raises(DidArgumentError, match="between 0 and 1"):
+        heterogeneity.holm([0.5, 1.5])

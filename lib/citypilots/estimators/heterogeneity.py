@@ -16,13 +16,18 @@ grouping of the units:
 - :func:`by_group`: any estimator (a function of a sub-panel returning a
   :class:`citypilots.estimators.estimates.DidResult`) in each group whose size allows it, e.g. a
   heterogeneity-robust estimator; groups that are too small are reported, not dropped silently.
+- :func:`pairwise_differences`: every difference of two groups' effects from the fully
+  interacted regression (not only against the reference group).
 - :func:`independent_difference` and :func:`independent_equality_test`: the difference of two
   estimates, and the equality of several, from disjoint sets of clusters (e.g. published
   split-sample coefficients, of which only estimates and standard errors are known).
+- :func:`holm`: Holm's (1979) step-down adjustment of a family of p-values (statsmodels), so
+  that the chance of any false rejection in the family stays below the level.
 - :func:`size_class_2014`: the city-size classes of the State Council's 2014 criteria.
 
-Everything here is a thin layer over :func:`citypilots.estimators.did.twfe` (pyfixest); nothing is estimated
-by code written here except the linear combinations of the fitted coefficients.
+Everything here is a thin layer over :func:`citypilots.estimators.did.twfe` (pyfixest) and
+statsmodels' ``multipletests``; nothing is estimated by code written here except the linear
+combinations of the fitted coefficients.
 """
 
 from __future__ import annotations
@@ -287,8 +292,60 @@ def fully_interacted_twfe(data: pd.DataFrame, y: str, treatment: str, group: str
                                  "statistic": statistic, "df": (len(others), df),
                                  "p_value": float(stats.f.sf(statistic, len(others), df))},
                "groups": labels, "reference": reference, "group": values.name, "sizes": sizes,
-               "terms": dict(zip(labels, treatment_terms)), "n_clusters": n_clusters},
+               "terms": dict(zip(labels, treatment_terms)), "n_clusters": n_clusters,
+               "covariance": pd.DataFrame(covariance, index=labels, columns=labels), "alpha": alpha},
     )
+
+
+def pairwise_differences(result: DidResult, pairs: Iterable[tuple[Any, Any]] | None = None) -> pd.DataFrame:
+    """Differences ``a - b`` of group effects of a :func:`fully_interacted_twfe` result.
+
+    ``pairs``: the (a, b) pairs (default: every pair of groups, in sorted order, ``b`` before
+    ``a``). Each difference uses the clustered covariance of the pooled regression,
+    ``se = sqrt(V_aa + V_bb - 2 V_ab)`` (``V_ab`` is zero when clusters are nested in groups), with
+    a t(G-1) interval and p-value, as the rows against the reference group. Returns a table
+    indexed by ``"a - b"`` with :data:`RESULT_COLUMNS`.
+    """
+    if "covariance" not in result.extra:
+        raise DidArgumentError("pairwise_differences needs a result of fully_interacted_twfe")
+    labels, covariance = result.extra["groups"], result.extra["covariance"]
+    pairs = [(a, b) for j, b in enumerate(labels) for a in labels[j + 1:]] if pairs is None else list(pairs)
+    unknown = sorted({str(g) for pair in pairs for g in pair if g not in labels})
+    if unknown:
+        raise DidArgumentError(f"groups {unknown} are not groups of {result.extra['group']!r}: "
+                               f"{', '.join(map(repr, labels))}")
+    df = result.extra["n_clusters"] - 1
+    critical = stats.t.ppf(1 - result.extra["alpha"] / 2, df)
+    rows = {}
+    for a, b in pairs:
+        estimate = float(result.table.loc[a, "estimate"] - result.table.loc[b, "estimate"])
+        std_error = float(np.sqrt(covariance.loc[a, a] + covariance.loc[b, b] - 2 * covariance.loc[a, b]))
+        rows[f"{a} - {b}"] = {"estimate": estimate, "std_error": std_error,
+                              "ci_low": estimate - critical * std_error, "ci_high": estimate + critical * std_error,
+                              "p_value": float(2 * stats.t.sf(abs(estimate / std_error), df))}
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=list(RESULT_COLUMNS))
+    table.index.name = "term"
+    return table
+
+
+def holm(p_values: pd.Series | Iterable[float]) -> pd.Series | np.ndarray:
+    """Holm's (1979) step-down adjustment of a family of p-values (statsmodels ``multipletests``).
+
+    Sort the m p-values, multiply the k-th smallest by m - k + 1, take running maxima and cap at
+    one. Rejecting where the adjusted p-value is below alpha keeps the probability of any false
+    rejection in the family below alpha, whatever the dependence between the tests. NaN entries
+    (tests not run) are left out of the family and stay NaN. A Series keeps its index.
+    """
+    from statsmodels.stats.multitest import multipletests
+
+    values = pd.Series(p_values, dtype=float)
+    adjusted = pd.Series(np.nan, index=values.index, dtype=float)
+    present = values.notna()
+    if (values[present] < 0).any() or (values[present] > 1).any():
+        raise DidArgumentError("p-values must lie between 0 and 1")
+    if present.any():
+        adjusted[present] = multipletests(values[present].to_numpy(), method="holm")[1]
+    return adjusted if isinstance(p_values, pd.Series) else adjusted.to_numpy()
 
 
 def independent_difference(estimate_a: float, std_error_a: float, estimate_b: float, std_error_b: float,

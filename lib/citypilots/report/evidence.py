@@ -77,7 +77,9 @@ def evidence_table(measure: Callable, book, null_worlds: Mapping[str, str | None
     interval"), ("Truth", "realised"), ("Null world", "estimate"), ("Over N seeds", "mean" / "SD" /
     "coverage" / "rejects 0"), ("Null world over N seeds", "rejects 0"); numbers rounded to
     ``decimals``. The unrounded numbers are in ``table.attrs["numbers"]`` (label -> dict), for
-    glueing into the text.
+    glueing into the text; they also hold the realised truth in the null world (``null_truth``
+    on the book's seed, ``null_seed_truth`` averaged over the seeds), for null worlds in which
+    the truth is not zero.
     """
     seeds = list(seeds)
     null_worlds = dict(null_worlds or {})
@@ -99,15 +101,18 @@ def evidence_table(measure: Callable, book, null_worlds: Mapping[str, str | None
         over = summarise(spread, f"{label}|estimate", truth=f"{label}|truth", ci_low=f"{label}|ci_low",
                          ci_high=f"{label}|ci_high", p_value=f"{label}|p_value")
         effect = null_worlds.get(label)
-        null_here, null_rejection = math.nan, math.nan
+        null_here, null_rejection, null_truth, null_seed_truth = math.nan, math.nan, math.nan, math.nan
         if effect:
             rows = null_rows[effect]
             null_here = _unflat(rows.iloc[0], label)["estimate"]
             null_rejection = float((rows.iloc[1:][f"{label}|p_value"] < 0.05).mean())
+            null_truth = _unflat(rows.iloc[0], label)["truth"]
+            null_seed_truth = float(rows.iloc[1:][f"{label}|truth"].mean())
         numbers[label] = {**here, "null_estimate": null_here, "null_effect": effect, "seeds": len(seeds),
                           "seed_mean": over["mean"], "seed_sd": over["sd"], "seed_truth": over["truth"],
                           "coverage": over["coverage"], "rejection_rate": over["rejection_rate"],
-                          "null_rejection_rate": null_rejection}
+                          "null_rejection_rate": null_rejection, "null_truth": null_truth,
+                          "null_seed_truth": null_seed_truth}
         records[label] = _record(numbers[label], len(seeds), decimals)
     table = pd.DataFrame.from_dict(records, orient="index")
     table.columns = pd.MultiIndex.from_tuples(table.columns)

@@ -290,8 +290,9 @@ def group_coefficient_plot(estimates: dict, points: dict | None = None,
     ``ci_high``: drawn as markers with 95% intervals, offset vertically and differing in shape.
     ``points``: label -> Series indexed by (split, group), drawn as markers without intervals
     (e.g. a paper's printed numbers, planted values); rows missing from a series are skipped.
-    ``aligned``: point label -> estimate label, to draw those points on that estimator's line
-    (e.g. each estimator's planted target); other points sit on the group's centre line.
+    ``aligned``: point label -> estimate label (or a tuple of them), to draw those points on that
+    estimator's line (e.g. each estimator's realised target); other points sit on the group's
+    centre line.
     Splits are separated by lines and named on the left; a vertical line marks zero.
     """
     set_style()
@@ -330,9 +331,12 @@ def group_coefficient_plot(estimates: dict, points: dict | None = None,
                     dict(marker="|", color="black", s=80)]
     for (label, series), style in zip(points.items(), point_styles):
         series = series.dropna()
-        shift = offset_of.get((aligned or {}).get(label), 0.0)
-        ax.scatter(series.to_numpy(dtype=float), [position[row] + shift for row in series.index], zorder=4, lw=1.2,
-                   label=label, **style)
+        targets = (aligned or {}).get(label)
+        targets = [targets] if targets is None or isinstance(targets, str) else list(targets)
+        for k, target in enumerate(targets):
+            shift = offset_of.get(target, 0.0)
+            ax.scatter(series.to_numpy(dtype=float), [position[row] + shift for row in series.index], zorder=4,
+                       lw=1.2, label=label if k == 0 else None, **style)
     for header in headers[1:]:
         ax.axhline(header + 0.5, color="#bdbdbd", lw=0.8)
     ax.axvline(0, color="black", lw=0.8)

@@ -15,7 +15,7 @@ import yaml
 
 from .._paths import data_dir
 
-__all__ = ["spec_path", "load_spec", "planted_sizes", "null_world"]
+__all__ = ["spec_path", "load_spec", "planted_sizes", "null_world", "no_heterogeneity", "SYNERGY_TRAITS"]
 
 
 def spec_path(name: str = "li_han_xu") -> Path:
@@ -70,6 +70,22 @@ _DUAL_ONLY_EFFECTS = {"effects.dual.level": 0.0, "effects.dual.moderation_SR": 0
 _SINGLE_EFFECTS = {"effects.innovation_single": 0.0, "effects.smart_single": 0.0}
 
 
+SYNERGY_TRAITS = ("sequence", "resource_based", "large_city", "region")
+"""The traits whose multipliers scale the dual-pilot synergy (``effects.dual.<trait>``)."""
+
+
+def no_heterogeneity(trait: str, spec: str | Path | dict | None = None) -> dict:
+    """The overrides that make the synergy's multipliers of ``trait`` (one of
+    :data:`SYNERGY_TRAITS`) all 1.0: the default specification in which the synergy's share no
+    longer depends on that trait. The other traits' multipliers, the single-pilot shares and the
+    cities' deaths are unchanged, so effects counted in deaths can still differ by the trait.
+    Also available as ``null_world("no_heterogeneity_<trait>")``."""
+    if trait not in SYNERGY_TRAITS:
+        raise KeyError(f"no synergy multiplier for {trait!r}; known: {', '.join(SYNERGY_TRAITS)}")
+    multipliers = load_spec(spec)["effects"]["dual"][trait]
+    return {f"effects.dual.{trait}": {value: 1.0 for value in multipliers}}
+
+
 def null_world(name: str, spec: str | Path | dict | None = None) -> dict:
     """The overrides that switch off the effect behind estimand ``name``: the default
     specification with that one effect off (its "null world").
@@ -79,7 +95,8 @@ def null_world(name: str, spec: str | Path | dict | None = None) -> dict:
     ``second_given_first``: every own-pilot effect. ``innovation_single``, ``smart_single``,
     ``mediated_TI``, ``mediated_IU``, ``moderation_SR``, ``spillover``: that one part. Another
     policy's name: that policy's effect. In the homogeneous mode the sizes of
-    ``homogeneous_sizes`` are switched off as well.
+    ``homogeneous_sizes`` are switched off as well. ``no_heterogeneity_<trait>``: the synergy's
+    multipliers of that trait all 1.0 (:func:`no_heterogeneity`; not a world without an effect).
     """
     loaded = load_spec(spec)
     homogeneous_single = {f"effects.homogeneous_sizes.{k}": 0.0 for k in ("innovation_single", "smart_single")}
@@ -98,6 +115,7 @@ def null_world(name: str, spec: str | Path | dict | None = None) -> dict:
         "spillover": {"effects.spillover.bands_km": []},
     }
     worlds.update({policy: {f"effects.other_policies.{policy}": 0.0} for policy in loaded["other_policies"]})
+    worlds.update({f"no_heterogeneity_{trait}": no_heterogeneity(trait, loaded) for trait in SYNERGY_TRAITS})
     if name not in worlds:
         raise KeyError(f"no null world for {name!r}; known: {', '.join(worlds)}")
     return worlds[name]
