@@ -109,3 +109,11 @@ def test_summarise_by_hand():
     assert summary["coverage"] == pytest.approx(0.5)  # the first and third intervals miss -0.5
     assert summary["rejection_rate"] == pytest.approx(0.75)
     assert montecarlo.summarise(rows, "estimate", truth=-0.5)["bias"] == pytest.approx(0.0)
+
+
+def test_summarise_leaves_out_seeds_without_a_truth():
+    rows = pd.DataFrame({"estimate": [-1.0, -0.5], "truth": [np.nan, -0.5], "low": [-2.0, -1.0], "high": [0.0, 0.0]})
+    summary = montecarlo.summarise(rows, "estimate", truth="truth", ci_low="low", ci_high="high")
+    assert summary["coverage"] == 1.0 and summary["bias"] == 0.0
+    nothing = montecarlo.summarise(rows.assign(truth=np.nan), "estimate", truth="truth", ci_low="low", ci_high="high")
+    assert np.isnan(nothing["coverage"]) and np.isnan(nothing["truth"])

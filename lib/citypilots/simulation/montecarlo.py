@@ -186,7 +186,8 @@ def summarise(replications: pd.DataFrame, estimate: str, truth: str | float | No
     or a number. ``ci_low``/``ci_high``: the interval columns (coverage = share of seeds whose
     interval contains that seed's truth). ``p_value``: rejection rate = share of seeds with
     p below ``alpha``. Returns a dict with ``seeds``, ``mean``, ``sd``, and ``truth``, ``bias``,
-    ``rmse``, ``coverage``, ``rejection_rate`` where they can be computed (NaN otherwise).
+    ``rmse``, ``coverage``, ``rejection_rate`` where they can be computed (NaN otherwise; seeds
+    whose truth is NaN are left out of the truth, bias, RMSE and coverage).
     """
     values = replications[estimate].to_numpy(dtype=float)
     target = (np.full(len(values), float(truth)) if isinstance(truth, Number)
@@ -194,12 +195,13 @@ def summarise(replications: pd.DataFrame, estimate: str, truth: str | float | No
     out = {"seeds": len(values), "mean": float(np.mean(values)),
            "sd": float(np.std(values, ddof=1)) if len(values) > 1 else math.nan,
            "truth": math.nan, "bias": math.nan, "rmse": math.nan, "coverage": math.nan, "rejection_rate": math.nan}
-    if target is not None:
-        out.update(truth=float(np.mean(target)), bias=float(np.mean(values - target)),
-                   rmse=float(np.sqrt(np.mean((values - target) ** 2))))
+    if target is not None and not np.isnan(target).all():
+        known = ~np.isnan(target)  # a seed without a truth (e.g. a real panel's row) is left out
+        out.update(truth=float(np.mean(target[known])), bias=float(np.mean(values[known] - target[known])),
+                   rmse=float(np.sqrt(np.mean((values[known] - target[known]) ** 2))))
         if ci_low is not None and ci_high is not None:
-            low, high = (replications[c].to_numpy(dtype=float) for c in (ci_low, ci_high))
-            out["coverage"] = float(np.mean((low <= target) & (target <= high)))
+            low, high = (replications[c].to_numpy(dtype=float)[known] for c in (ci_low, ci_high))
+            out["coverage"] = float(np.mean((low <= target[known]) & (target[known] <= high)))
     if p_value is not None:
         out["rejection_rate"] = float(np.mean(replications[p_value].to_numpy(dtype=float) < alpha))
     return out
