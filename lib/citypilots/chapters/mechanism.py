@@ -615,7 +615,8 @@ def moderation_evidence(book, bins: int = 3, grid_points: int = 60) -> Moderatio
     texts = {
         "beta_centred": f"{centred.estimate(TREATMENT):.3f}", "beta_uncentred": f"{uncentred.estimate(TREATMENT):.3f}",
         "phi_centred": f"{centred.estimate(interaction):.1f}", "phi_uncentred": f"{uncentred.estimate(interaction):.1f}",
-        "phi_se": f"{centred.std_error(interaction):.1f}", "phi_p": p_text(centred.table.loc[interaction, "p_value"]),
+        "phi_centred_se": f"{centred.std_error(interaction):.1f}",
+        "phi_centred_p": p_text(centred.table.loc[interaction, "p_value"]),
         "sr_mean": f"{centred.extra['center']:.4f}", "sr_sd": f"{sr_sd:.4f}",
         "phi_per_sd": f"{centred.estimate(interaction) * sr_sd:.3f}",
         "paper_phi": printed(6, 6, interaction)["raw_estimate"], "paper_mean_sr": f"{paper_mean_sr:.3f}",
