@@ -4,15 +4,25 @@ Evidence that the numbers are right:
 
 1. the identity: total = direct + a x b holds to rounding on every panel and in every bootstrap
    draw; the paper's printed numbers fail it (its README, item 8);
-2. planted paths: on the simulated panel the intervals cover the planted a and b of TI and IU and
-   the bootstrap interval covers a x b; on a constructed panel with no noise in the paths the
-   estimates equal them;
+2. realised paths: on the simulated panel the intervals cover the realised path a of TI and IU
+   and the bootstrap interval covers the realised mediated effect of TI; on a constructed panel
+   with no noise in the paths the estimates equal them;
 3. two implementations agree: a bootstrap draw (weighted demeaning written here) equals pyfixest
    on the explicitly duplicated and relabelled sample, balanced and unbalanced;
 4. the confounder switch moves b as the omitted-variable formula says and leaves a alone;
 5. moderation: centring changes the main effect, not the interaction; the marginal effects are
    linear combinations with the delta-method variance; a planted slope is recovered;
-6. arguments: mediator equal to the outcome, a missing moderator, ... raise DidArgumentError.
+6. arguments: mediator equal to the outcome, a missing moderator, ... raise DidArgumentError;
+7. channels fitted jointly: exact on a noise-free panel with two correlated mediators (where one
+   at a time is not), equal to the stepwise fit for one mediator, a bootstrap draw equal to
+   pyfixest on the duplicated sample;
+8. the sensitivity analysis (Imai, Keele and Yamamoto 2010): equal to the R package mediation's
+   medsens algorithm (iterated seemingly unrelated regressions, written out here), to
+   root-finding for the b each rho implies on pyfixest's residuals, and recovering a b at the
+   true rho of a simulated linear model with correlated errors;
+9. the binning estimator: one bin is the linear interaction at the treated median; three bins
+   recover a step in the effect;
+10. the chapter's figures draw.
 """
 
 from __future__ import annotations
@@ -105,13 +115,11 @@ def test_the_papers_printed_numbers_fail_the_identity():
 # ----------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("mediator", ["TI", "IU"])
-def test_intervals_cover_the_planted_paths(sim, channels, mediator):
-    planted = sim.spec["effects"]["mediators"][mediator]
-    result = channels[mediator]
-    low, high = result.mediator_model.conf_int("Dual_policy")
-    assert low <= planted["a"] <= high
-    low, high = result.outcome_model.conf_int(mediator)
-    assert low <= planted["b"] <= high
+def test_intervals_cover_the_realised_path_a(sim, channels, mediator):
+    # path b is not recovered by the stepwise regression on this DGP: tests/test_chapter_mechanism.py
+    low, high = channels[mediator].mediator_model.conf_int("Dual_policy")
+    realised = sim.truth.estimand(f"mediator_shift_{mediator}")
+    assert low <= realised <= high
 
 
 def test_paths_are_exact_when_the_outcome_carries_no_noise():
@@ -330,3 +338,226 @@ def test_bad_options_are_refused(sim):
         mechanism.add_mediator_confounder(sim.data, "TI", "Safety", 0.3, float("nan"), mediator_effect=0.0, seed=1)
     with pytest.raises(DidArgumentError, match="the mediator and the outcome are the same column"):
         mechanism.add_mediator_confounder(sim.data, "TI", "TI", 0.3, 0.1, mediator_effect=0.0, seed=1)
+
+
+# ----------------------------------------------------------------------------------------------
+# 7. Channels fitted jointly
+# ----------------------------------------------------------------------------------------------
+
+def two_mediator_panel(n_units=150, n_years=8, b=(-0.5, 0.8), noise=1.0, seed=0):
+    """A staggered panel with two correlated mediators: both respond to D and share a common
+    within-unit shock, and both move y. Fitted one at a time, each b takes up part of the other's."""
+    rng = np.random.default_rng(seed)
+    unit = np.repeat(np.arange(n_units), n_years)
+    year = np.tile(np.arange(2000, 2000 + n_years), n_units)
+    adoption = np.where(rng.random(n_units) < 0.5, rng.integers(2002, 2000 + n_years, n_units), 9999)
+    treatment = (year >= adoption[unit]).astype(float)
+    common = rng.normal(size=len(unit))
+    x = rng.normal(size=len(unit))
+    m1 = 0.6 * treatment + common + 0.3 * x + rng.normal(size=n_units)[unit] + rng.normal(size=len(unit))
+    m2 = -0.4 * treatment + common + rng.normal(size=n_units)[unit] + rng.normal(size=len(unit))
+    y = (-1.0 * treatment + b[0] * m1 + b[1] * m2 + 0.2 * x + rng.normal(size=n_units)[unit]
+         + 0.05 * (year - 2000) + noise * rng.normal(size=len(unit)))
+    return pd.DataFrame({"unit": unit, "year": year, "y": y, "D": treatment, "M1": m1, "M2": m2, "x": x})
+
+
+def test_a_joint_fit_recovers_both_paths_where_one_at_a_time_does_not():
+    panel = two_mediator_panel(noise=0.0)
+    joint = mechanism.joint_mediation(panel, "y", "D", ("M1", "M2"), "x", unit="unit", time="year")
+    assert joint.b("M1") == pytest.approx(-0.5, abs=1e-8) and joint.b("M2") == pytest.approx(0.8, abs=1e-8)
+    assert joint.direct == pytest.approx(-1.0, abs=1e-8)
+    alone = mechanism.mediation(panel, "y", "D", "M1", "x", unit="unit", time="year")
+    assert abs(alone.b - -0.5) > 0.1  # the omitted M2 moves with M1 and moves y
+    paths = joint.paths()
+    assert paths["total"] == pytest.approx(paths["direct"] + paths["indirect"], abs=1e-10)
+    assert paths["indirect"] == pytest.approx(paths["indirect_M1"] + paths["indirect_M2"])
+
+
+def test_a_joint_fit_of_one_mediator_is_the_stepwise_fit(sim, channels):
+    joint = mechanism.joint_mediation(sim.data, "Safety", "Dual_policy", ["TI"], CONTROLS)
+    expected = channels["TI"].paths()
+    got = joint.paths()
+    for name, label in (("a", "a_TI"), ("b", "b_TI"), ("indirect", "indirect"), ("direct", "direct"),
+                        ("total", "total")):
+        assert got[label] == pytest.approx(expected[name], abs=1e-10)
+
+
+def test_the_joint_bootstrap_draw_equals_pyfixest_on_the_duplicated_sample():
+    panel = two_mediator_panel(n_units=40, seed=4)
+    units = panel["unit"].unique()
+    rng = np.random.default_rng(5)
+    counts = pd.Series(rng.integers(len(units), size=len(units))).value_counts()
+    counts.index = units[counts.index]
+    weights = panel["unit"].map(counts).fillna(0).to_numpy()
+    values = panel[["y", "M1", "M2", "D", "x"]].to_numpy()
+    codes = pd.factorize(panel["unit"])[0], pd.factorize(panel["year"])[0]
+    cross = mechanism._demeaned_cross_products(values, *codes, weights)
+    fast = pd.Series(mechanism._joint_paths_from_cross_products(cross, 2, 1),
+                     index=mechanism._joint_labels(("M1", "M2")))
+    duplicated = _duplicated_sample(panel, counts, "unit")
+    outcome = pf.feols("y ~ D + M1 + M2 + x | unit + year", data=duplicated).coef()
+    assert fast["b_M1"] == pytest.approx(outcome["M1"], abs=1e-8)
+    assert fast["b_M2"] == pytest.approx(outcome["M2"], abs=1e-8)
+    assert fast["direct"] == pytest.approx(outcome["D"], abs=1e-8)
+    assert fast["a_M2"] == pytest.approx(pf.feols("M2 ~ D + x | unit + year", data=duplicated).coef()["D"], abs=1e-8)
+    assert fast["total"] == pytest.approx(pf.feols("y ~ D + x | unit + year", data=duplicated).coef()["D"], abs=1e-8)
+
+
+def test_the_joint_bootstrap_of_one_mediator_repeats_the_stepwise_bootstrap(sim):
+    small = sim.data[sim.data["city"].isin(sim.data["city"].unique()[:80])]
+    one = mechanism.bootstrap_mediation(small, "Safety", "Dual_policy", "TI", CONTROLS, n_boot=30, seed=3,
+                                        progress=False)
+    joint = mechanism.bootstrap_joint_mediation(small, "Safety", "Dual_policy", ["TI"], CONTROLS, n_boot=30,
+                                                seed=3, progress=False)
+    np.testing.assert_allclose(joint.extra["draws"]["b_TI"], one.extra["draws"]["b"], atol=1e-10)
+    np.testing.assert_allclose(joint.extra["draws"]["indirect"], one.extra["draws"]["indirect"], atol=1e-10)
+    assert joint.extra["identity_gap"] < 1e-10
+    assert joint.table.loc["indirect", "p_value"] >= 2 / 31  # the floor of a bootstrap p-value
+
+
+# ----------------------------------------------------------------------------------------------
+# 8. Sensitivity to a mediator-outcome confounder
+# ----------------------------------------------------------------------------------------------
+
+def _within(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """Two-way demeaning of a balanced panel, the textbook way."""
+    values = frame[column]
+    return (values - values.groupby(frame["unit"]).transform("mean") - values.groupby(frame["year"]).transform("mean")
+            + values.mean()).to_numpy()
+
+
+def _medsens(y, m, d, x, rho, tolerance=1e-16):
+    """The R package mediation's medsens for two linear models: seemingly unrelated regressions of
+    the mediator and outcome equations, iterated feasible GLS with the error correlation fixed at
+    rho; the indirect effect is the product of the treatment's coefficient in the mediator
+    equation and the mediator's in the outcome equation."""
+    n = len(y)
+    mediator_x, outcome_x = np.column_stack([d, x]), np.column_stack([d, m, x])
+    stacked_x = np.block([[mediator_x, np.zeros((n, 3))], [np.zeros((n, 2)), outcome_x]])
+    stacked_y = np.concatenate([m, y])
+    coefficients = np.linalg.lstsq(stacked_x, stacked_y, rcond=None)[0]
+    for _ in range(500):
+        residuals = stacked_y - stacked_x @ coefficients
+        e1, e2 = residuals[:n], residuals[n:]
+        s1, s2 = e1.std(ddof=1), e2.std(ddof=1)
+        omega = np.array([[e1 @ e1 / (n - 1), rho * s1 * s2], [rho * s1 * s2, e2 @ e2 / (n - 1)]])
+        weight = np.kron(np.linalg.inv(omega), np.eye(n))
+        new = np.linalg.solve(stacked_x.T @ weight @ stacked_x, stacked_x.T @ weight @ stacked_y)
+        converged = np.sum((new - coefficients) ** 2) < tolerance
+        coefficients = new
+        if converged:
+            break
+    return coefficients[0] * coefficients[3]
+
+
+def test_the_sensitivity_curve_equals_medsens_iterated_sur():
+    panel = constructed_panel(n_units=60, n_years=6, seed=21)
+    sens = mechanism.mediation_sensitivity(panel, "y", "D", "M", "x", unit="unit", time="year",
+                                           rho=[-0.4, -0.1, 0.0, 0.3, 0.6])
+    y, m, d, x = (_within(panel, column) for column in ("y", "M", "D", "x"))
+    for rho in (-0.4, -0.1, 0.0, 0.3, 0.6):
+        assert sens.indirect_at(rho) == pytest.approx(_medsens(y, m, d, x, rho), abs=1e-6)
+        assert sens.table.loc[rho, "indirect"] == pytest.approx(sens.indirect_at(rho), abs=1e-12)
+
+
+def test_the_sensitivity_curve_inverts_the_error_correlation_by_root_finding(sim, channels):
+    from scipy.optimize import brentq
+
+    result = channels["TI"]
+    sens = mechanism.mediation_sensitivity(sim.data, "Safety", "Dual_policy", "TI", CONTROLS)
+    # at rho = 0 the stepwise a x b (pyfixest)
+    assert sens.indirect_at(0.0) == pytest.approx(result.indirect, abs=1e-10)
+    # the breakdown point is the correlation of the total-equation and mediator-equation residuals
+    e1 = np.asarray(result.total_model.fitted.resid())
+    e2 = np.asarray(result.mediator_model.fitted.resid())
+    assert sens.breakdown_rho == pytest.approx(np.corrcoef(e1, e2)[0, 1], abs=1e-8)
+    assert sens.indirect_at(sens.breakdown_rho) == pytest.approx(0.0, abs=1e-10)
+    # for each rho, the b whose outcome-equation error e1 - b e2 correlates with e2 by rho
+    for rho in (-0.3, 0.1, 0.45):
+        b = brentq(lambda value: np.corrcoef(e2, e1 - value * e2)[0, 1] - rho, -50, 50)
+        assert sens.indirect_at(rho) == pytest.approx(result.a * b, rel=1e-7)
+        assert sens.rho_for_b(b) == pytest.approx(rho, abs=1e-9)
+
+
+def test_at_the_true_error_correlation_the_curve_recovers_the_true_indirect_effect():
+    """Linear structural equations with correlated errors (a mediator-outcome confounder): the
+    stepwise a b is biased, the curve at the true rho is not (large sample)."""
+    rng = np.random.default_rng(8)
+    n_units, n_years, a, b, rho = 2000, 4, 0.5, -0.6, 0.4
+    unit = np.repeat(np.arange(n_units), n_years)
+    year = np.tile(np.arange(n_years), n_units)
+    treatment = (year >= rng.integers(1, 6, n_units)[unit]).astype(float)
+    errors = rng.multivariate_normal([0, 0], [[1.0, rho], [rho, 1.0]], size=len(unit))
+    x = rng.normal(size=len(unit))
+    mediator = a * treatment + 0.3 * x + rng.normal(size=n_units)[unit] + errors[:, 0]
+    outcome = -1.0 * treatment + b * mediator + 0.2 * x + rng.normal(size=n_units)[unit] + errors[:, 1]
+    panel = pd.DataFrame({"unit": unit, "year": year, "y": outcome, "D": treatment, "M": mediator, "x": x})
+    sens = mechanism.mediation_sensitivity(panel, "y", "D", "M", "x", unit="unit", time="year")
+    assert abs(sens.indirect_at(0.0) - a * b) > 0.1  # the stepwise estimate is biased
+    assert sens.indirect_at(rho) == pytest.approx(a * b, abs=0.03)
+
+
+def test_the_sensitivity_bootstrap_band_contains_the_curve(sim):
+    sens = mechanism.mediation_sensitivity(sim.data, "Safety", "Dual_policy", "TI", CONTROLS, rho=[-0.2, 0.0, 0.2],
+                                           n_boot=49, seed=2)
+    table = sens.table
+    assert ((table["ci_low"] <= table["indirect"]) & (table["indirect"] <= table["ci_high"])).all()
+    low, high = sens.breakdown_interval
+    assert low <= sens.breakdown_rho <= high
+    with pytest.raises(DidArgumentError, match="strictly between -1 and 1"):
+        mechanism.mediation_sensitivity(sim.data, "Safety", "Dual_policy", "TI", CONTROLS, rho=[1.0])
+
+
+# ----------------------------------------------------------------------------------------------
+# 9. The binning estimator (Hainmueller, Mummolo and Xu)
+# ----------------------------------------------------------------------------------------------
+
+def test_one_bin_is_the_linear_interaction_at_the_treated_median(sim):
+    binned = mechanism.binned_marginal_effects(sim.data, "Safety", "Dual_policy", "SR", CONTROLS, bins=1)
+    treated_sr = sim.data.loc[sim.data["Dual_policy"] == 1, "SR"]
+    at = float(np.median(treated_sr))
+    assert binned["at"].iloc[0] == pytest.approx(at)
+    linear = mechanism.marginal_effects(mechanism.moderation(sim.data, "Safety", "Dual_policy", "SR", CONTROLS), [at])
+    assert binned["estimate"].iloc[0] == pytest.approx(linear["estimate"].iloc[0], abs=1e-10)
+    assert binned["std_error"].iloc[0] == pytest.approx(linear["std_error"].iloc[0], rel=1e-8)
+    assert binned["n_treated"].iloc[0] == len(treated_sr)
+
+
+def test_bins_recover_a_step_in_the_effect_that_a_line_misses():
+    panel = constructed_panel(n_units=400, noise=0.3, seed=30)
+    z = panel["Z"].to_numpy()
+    treated = panel["D"].to_numpy() == 1
+    cuts = np.quantile(z[treated], [1 / 3, 2 / 3])
+    step = np.select([z < cuts[0], z < cuts[1]], [-2.0, 0.0], 1.0)  # effect -2, 0, +1 by tercile
+    panel["y2"] = panel["y"] + panel["D"] * step
+    binned = mechanism.binned_marginal_effects(panel, "y2", "D", "Z", "x", bins=3, unit="unit", time="year")
+    baseline = mechanism.binned_marginal_effects(panel, "y", "D", "Z", "x", bins=3, unit="unit", time="year")
+    shift = binned["estimate"].to_numpy() - baseline["estimate"].to_numpy()
+    np.testing.assert_allclose(shift, [-2.0, 0.0, 1.0], atol=0.1)
+    assert binned["n_treated"].max() - binned["n_treated"].min() <= 2  # terciles of the treated rows
+    with pytest.raises(DidArgumentError, match="bin_on='some' must be 'treated' or 'all'"):
+        mechanism.binned_marginal_effects(panel, "y", "D", "Z", bin_on="some", unit="unit", time="year")
+
+
+# ----------------------------------------------------------------------------------------------
+# 10. The chapter's figures draw
+# ----------------------------------------------------------------------------------------------
+
+def test_the_mechanism_figures_draw(sim):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from citypilots.report import plots
+
+    moderated = mechanism.moderation(sim.data, "Safety", "Dual_policy", "SR", CONTROLS)
+    effects = mechanism.marginal_effects(moderated, np.linspace(0.0005, 0.01, 10))
+    binned = mechanism.binned_marginal_effects(sim.data, "Safety", "Dual_policy", "SR", CONTROLS)
+    figure = plots.marginal_effect_plot(effects, moderator_values=sim.data.loc[sim.data["Dual_policy"] == 1, "SR"],
+                                        binned=binned, histogram_label="treated")
+    assert len(figure.axes) == 2 and figure.axes[1].get_ylabel() == "treated"
+    curves = {m: mechanism.mediation_sensitivity(sim.data, "Safety", "Dual_policy", m, CONTROLS, rho=[-0.2, 0.0, 0.2])
+              for m in ("TI", "IU")}
+    assert len(plots.mediation_sensitivity_plot(curves, {"TI": -0.04}, {"TI": 0.02}).axes) == 2
+    data = sim.data.assign(cohort=sim.data["dual_year"].astype("Float64"))
+    studies = {v: did.event_study(data, v, "cohort", CONTROLS, window=(-3, 3)) for v in ("TI", "SR")}
+    assert len(plots.mediator_event_study_plot(studies).axes) == 2

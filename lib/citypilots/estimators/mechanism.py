@@ -461,3 +461,404 @@ def marginal_effects(result: DidResult, at: Iterable[float], alpha: float = 0.05
                          "ci_high": estimate + critical * std_error,
                          "p_value": 2 * stats.t.sf(np.abs(estimate / std_error), df)},
                         index=pd.Index(z, name=result.extra["moderator"]))
+
+
+# ----------------------------------------------------------------------------------------------
+# Several channels fitted jointly
+# ----------------------------------------------------------------------------------------------
+
+def _joint_labels(mediators: Sequence[str]) -> list[str]:
+    """Row labels of a joint mediation: a_M, b_M, indirect_M for each mediator, then the sums."""
+    return ([f"a_{m}" for m in mediators] + [f"b_{m}" for m in mediators]
+            + [f"indirect_{m}" for m in mediators] + ["indirect", "direct", "total"])
+
+
+@dataclass
+class JointMediationResult:
+    """The mediators' equations and one outcome equation holding every mediator at once.
+
+    ``mediator_models``: mediator -> its equation on the treatment and controls (path ``a``).
+    ``outcome_model``: the outcome on the treatment, every mediator and the controls (direct
+    effect ``c'`` and one ``b`` per mediator). ``total_model``: the outcome on the treatment and
+    controls (``c``). Each is a :class:`DidResult`.
+    """
+
+    outcome: str
+    treatment: str
+    mediators: tuple[str, ...]
+    total_model: DidResult
+    mediator_models: dict
+    outcome_model: DidResult
+
+    def a(self, mediator: str) -> float:
+        return self.mediator_models[mediator].estimate(self.treatment)
+
+    def b(self, mediator: str) -> float:
+        return self.outcome_model.estimate(mediator)
+
+    @property
+    def direct(self) -> float:
+        return self.outcome_model.estimate(self.treatment)
+
+    @property
+    def total(self) -> float:
+        return self.total_model.estimate(self.treatment)
+
+    def paths(self) -> pd.Series:
+        """``a_M``, ``b_M``, ``indirect_M`` (a_M b_M) per mediator, ``indirect`` (their sum),
+        ``direct`` (c') and ``total`` (c); ``total = direct + indirect`` exactly."""
+        values = ([self.a(m) for m in self.mediators] + [self.b(m) for m in self.mediators]
+                  + [self.a(m) * self.b(m) for m in self.mediators])
+        indirect = sum(self.a(m) * self.b(m) for m in self.mediators)
+        return pd.Series([*values, indirect, self.direct, self.total], index=_joint_labels(self.mediators))
+
+
+def joint_mediation(data: pd.DataFrame, y: str, treatment: str, mediators: Iterable[str],
+                    controls: str | Iterable[str] = (), unit: str = "city", time: str = "year",
+                    cluster: str | None = None, alpha: float = 0.05) -> JointMediationResult:
+    """Mediation through several channels fitted jointly (parallel mediators).
+
+    ``M_k,it = a_k D_it + x_it'g_k + m_i + l_t + e_k,it`` for each mediator and one outcome
+    equation with all of them, ``y_it = c' D_it + sum_k b_k M_k,it + x_it'h + m_i + l_t + u_it``,
+    plus the total ``y_it = c D_it + ...``; all by :func:`citypilots.estimators.did.twfe` on the
+    same rows. ``c = c' + sum_k a_k b_k`` holds exactly. Fitting one mediator at a time leaves
+    the others in the error of the outcome equation: when the mediators move together within
+    cities and both move the outcome, each ``b`` then carries part of the other's effect (the
+    omitted-variable formula), which a joint fit removes (VanderWeele and Vansteelandt 2014 on
+    several mediators). Returns a :class:`JointMediationResult`.
+    """
+    mediators = as_names(mediators)
+    controls = as_names(controls)
+    cluster = cluster or unit
+    check_alpha(alpha)
+    if len(mediators) < 1 or len(set(mediators)) != len(mediators):
+        raise DidArgumentError(f"mediators={mediators!r} must name one or more different columns")
+    check_columns(data, [y, treatment, *mediators, *controls, unit, time, cluster])
+    roles = {"outcome": y, "treatment": treatment, **{f"mediator {m!r}": m for m in mediators}}
+    _check_roles(roles, controls, "mediator")
+    _check_same_sample(data, [y, treatment, *mediators, *controls], unit, time)
+    check_no_missing(data, [cluster])
+    options = dict(unit=unit, time=time, cluster=cluster, alpha=alpha)
+    return JointMediationResult(
+        outcome=y, treatment=treatment, mediators=mediators,
+        total_model=did.twfe(data, y, treatment, controls, **options),
+        mediator_models={m: did.twfe(data, m, treatment, controls, **options) for m in mediators},
+        outcome_model=did.twfe(data, y, treatment, (*mediators, *controls), **options),
+    )
+
+
+def _joint_paths_from_cross_products(cross: np.ndarray, n_mediators: int, n_controls: int) -> np.ndarray:
+    """The rows of :func:`_joint_labels` from the cross products of demeaned [y, M_1..M_k, D, X...]."""
+    k = n_mediators
+    treatment = k + 1
+    controls = list(range(k + 2, k + 2 + n_controls))
+    total = _solve(cross, 0, [treatment, *controls])[0]
+    a = np.array([_solve(cross, 1 + j, [treatment, *controls])[0] for j in range(k)])
+    coefficients = _solve(cross, 0, [treatment, *range(1, k + 1), *controls])
+    direct, b = coefficients[0], coefficients[1:k + 1]
+    return np.concatenate([a, b, a * b, [np.sum(a * b), direct, total]])
+
+
+def _demeaned_cross_products(values: np.ndarray, unit_codes: np.ndarray, time_codes: np.ndarray,
+                             weights: np.ndarray) -> np.ndarray:
+    """Weighted cross products of the two-way demeaned columns (rows of weight 0 left out)."""
+    keep = weights > 0
+    kept_weights = weights[keep]
+    demeaned = weighted_two_way_demean(values[keep], _recode(unit_codes[keep]), _recode(time_codes[keep]),
+                                       kept_weights)
+    return (demeaned * kept_weights[:, None]).T @ demeaned
+
+
+def _cluster_bootstrap(data: pd.DataFrame, columns: Sequence[str], statistic, n_boot: int, seed: int,
+                       unit: str, time: str, cluster: str, progress: bool, label: str) -> tuple[np.ndarray, np.ndarray, int]:
+    """``statistic(cross_products)`` on the full sample and on ``n_boot`` pairs cluster resamples."""
+    values = data[list(columns)].to_numpy(dtype=float)
+    unit_codes, time_codes = pd.factorize(data[unit].to_numpy())[0], pd.factorize(data[time].to_numpy())[0]
+    full = statistic(_demeaned_cross_products(values, unit_codes, time_codes, np.ones(len(data))))
+    cluster_codes, cluster_labels = pd.factorize(data[cluster].to_numpy())
+    n_clusters = len(cluster_labels)
+    rng = np.random.default_rng(seed)
+    draws = np.empty((n_boot, len(full)))
+    for draw in tqdm(range(n_boot), desc=label, disable=not progress):
+        counts = np.bincount(rng.integers(n_clusters, size=n_clusters), minlength=n_clusters)
+        draws[draw] = statistic(_demeaned_cross_products(values, unit_codes, time_codes, counts[cluster_codes]))
+    return full, draws, n_clusters
+
+
+def _check_bootstrap_options(data: pd.DataFrame, n_boot, unit: str, cluster: str) -> None:
+    if not (isinstance(n_boot, (int, np.integer)) and n_boot >= 2):
+        raise DidArgumentError(f"n_boot={n_boot!r} must be an integer of at least 2 (e.g. 999)")
+    clusters_per_unit = data.groupby(unit)[cluster].nunique()
+    if (clusters_per_unit > 1).any():
+        examples = list(clusters_per_unit.index[clusters_per_unit > 1][:5])
+        raise DidArgumentError(f"units must be nested in clusters: {unit} {examples} fall in more than "
+                               f"one {cluster}")
+
+
+def _percentile_table(full: np.ndarray, draws: np.ndarray, labels: Sequence[str], alpha: float,
+                      n_boot: int) -> pd.DataFrame:
+    low, high = np.quantile(draws, [alpha / 2, 1 - alpha / 2], axis=0)
+    below, above = (draws <= 0).mean(axis=0), (draws >= 0).mean(axis=0)
+    p_value = np.clip(2 * np.minimum(below, above), 2 / (n_boot + 1), 1.0)
+    return pd.DataFrame({"estimate": full, "std_error": draws.std(axis=0, ddof=1), "ci_low": low,
+                         "ci_high": high, "p_value": p_value},
+                        index=pd.Index(list(labels), name="path"))[list(RESULT_COLUMNS)]
+
+
+def bootstrap_joint_mediation(data: pd.DataFrame, y: str, treatment: str, mediators: Iterable[str],
+                              controls: str | Iterable[str] = (), unit: str = "city", time: str = "year",
+                              cluster: str | None = None, n_boot: int = 999, seed: int = 0,
+                              alpha: float = 0.05, progress: bool = True) -> DidResult:
+    """Pairs cluster bootstrap of :func:`joint_mediation`, with percentile intervals.
+
+    The same resampling as :func:`bootstrap_mediation` (clusters drawn with replacement, every
+    equation refitted on the resample as weighted least squares with frequency weights), for the
+    rows ``a_M``, ``b_M``, ``indirect_M`` of each mediator, ``indirect`` (their sum), ``direct``
+    and ``total``. ``p_value``: twice the smaller share of draws on either side of zero, at least
+    2/(n_boot+1) (print it with :func:`citypilots.report.glue.p_text`, which shows the floor as a
+    bound). ``extra["draws"]``: every draw; ``extra["identity_gap"]``: the largest
+    |total - direct - indirect| over the draws.
+    """
+    mediators = as_names(mediators)
+    controls = as_names(controls)
+    cluster = cluster or unit
+    check_alpha(alpha)
+    if len(mediators) < 1 or len(set(mediators)) != len(mediators):
+        raise DidArgumentError(f"mediators={mediators!r} must name one or more different columns")
+    check_columns(data, [y, treatment, *mediators, *controls, unit, time, cluster])
+    roles = {"outcome": y, "treatment": treatment, **{f"mediator {m!r}": m for m in mediators}}
+    _check_roles(roles, controls, "mediator")
+    _check_same_sample(data, [y, treatment, *mediators, *controls], unit, time)
+    check_no_missing(data, [cluster])
+    _check_bootstrap_options(data, n_boot, unit, cluster)
+
+    def statistic(cross: np.ndarray) -> np.ndarray:
+        return _joint_paths_from_cross_products(cross, len(mediators), len(controls))
+
+    full, draws, n_clusters = _cluster_bootstrap(data, [y, *mediators, treatment, *controls], statistic, n_boot,
+                                                 seed, unit, time, cluster, progress,
+                                                 f"bootstrap of the channels {', '.join(mediators)}")
+    labels = _joint_labels(mediators)
+    draws_frame = pd.DataFrame(draws, columns=labels)
+    gap = np.abs(draws_frame["total"] - draws_frame["direct"] - draws_frame["indirect"]).max()
+    return DidResult(
+        estimator=f"mediation through {', '.join(mediators)} jointly (TWFE), pairs cluster bootstrap",
+        table=_percentile_table(full, draws, labels, alpha, n_boot), n_obs=len(data),
+        n_units=int(data[unit].nunique()),
+        inference=f"pairs cluster bootstrap by {cluster} ({n_clusters} clusters, {n_boot} draws, seed {seed}), "
+                  "percentile intervals",
+        main_term="indirect", fitted=None,
+        extra={"draws": draws_frame, "identity_gap": float(gap), "n_clusters": n_clusters, "seed": seed,
+               "n_boot": int(n_boot), "mediators": mediators},
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# Sensitivity to a mediator-outcome confounder (Imai, Keele and Yamamoto 2010)
+# ----------------------------------------------------------------------------------------------
+
+def _residual_moments(cross: np.ndarray, n_controls: int) -> np.ndarray:
+    """a, var(e1), var(e2), cov(e1, e2) from the cross products of demeaned [y, M, D, X...].
+
+    e1: the residual of the outcome on the treatment and controls (the total-effect equation);
+    e2: the residual of the mediator on the same (the mediator equation); a: the treatment's
+    coefficient in the mediator equation. Variances are sums of squares (their ratios are what
+    matter, so no degrees-of-freedom correction is needed).
+    """
+    regressors = [2, *range(3, 3 + n_controls)]
+    block = cross[np.ix_(regressors, regressors)]
+    coefficient_y = np.linalg.solve(block, cross[regressors, 0])
+    coefficient_m = np.linalg.solve(block, cross[regressors, 1])
+    var_y = cross[0, 0] - cross[0, regressors] @ coefficient_y
+    var_m = cross[1, 1] - cross[1, regressors] @ coefficient_m
+    cov_ym = cross[0, 1] - cross[0, regressors] @ coefficient_m
+    return np.array([coefficient_m[0], var_y, var_m, cov_ym])
+
+
+def _indirect_at_rho(moments: np.ndarray, rho: np.ndarray) -> np.ndarray:
+    """ACME(rho) = a (s1/s2) [rho~ - rho sqrt((1 - rho~^2)/(1 - rho^2))] (Imai, Keele and Yamamoto 2010)."""
+    a, var_y, var_m, cov_ym = moments
+    rho_tilde = cov_ym / np.sqrt(var_y * var_m)
+    rho = np.asarray(rho, dtype=float)
+    return a * np.sqrt(var_y / var_m) * (rho_tilde - rho * np.sqrt((1 - rho_tilde**2) / (1 - rho**2)))
+
+
+@dataclass
+class MediationSensitivity:
+    """How the indirect effect ``a b`` moves with the correlation rho of the errors of the
+    mediator and outcome equations (sequential ignorability is rho = 0).
+
+    ``table``: indexed by ``rho``, columns ``indirect`` (the indirect effect that rho implies),
+    ``direct`` (total minus indirect) and, with a bootstrap, ``ci_low``/``ci_high`` (pointwise
+    percentile band of the indirect effect). ``breakdown_rho``: the rho at which the indirect
+    effect is zero (the correlation of the residuals of the total and mediator equations), with
+    its bootstrap interval ``breakdown_interval``. ``a``, ``b`` (at rho = 0), ``total``.
+    """
+
+    mediator: str
+    table: pd.DataFrame
+    breakdown_rho: float
+    breakdown_interval: tuple[float, float] | None
+    a: float
+    b: float
+    total: float
+    moments: np.ndarray
+    extra: dict
+
+    def indirect_at(self, rho) -> np.ndarray | float:
+        """The indirect effect if the errors of the mediator and outcome equations correlate by ``rho``."""
+        value = _indirect_at_rho(self.moments, rho)
+        return float(value) if np.ndim(value) == 0 else value
+
+    def rho_for_b(self, b: float) -> float:
+        """The error correlation at which the outcome equation's path is ``b`` (e.g. a known true
+        b): corr(e2, e1 - b e2). ``indirect_at(rho_for_b(b))`` is ``a * b``."""
+        _, var_y, var_m, cov_ym = self.moments
+        return float((cov_ym - b * var_m) / np.sqrt(var_m * (var_y - 2 * b * cov_ym + b**2 * var_m)))
+
+    @property
+    def breakdown_r2(self) -> float:
+        """|rho| at the breakdown: a confounder explaining this share of the residual variance of
+        both the mediator and the outcome (R*^2_M = R*^2_Y, whose product is rho^2) erases the
+        indirect effect."""
+        return abs(self.breakdown_rho)
+
+
+def mediation_sensitivity(data: pd.DataFrame, y: str, treatment: str, mediator: str,
+                          controls: str | Iterable[str] = (), unit: str = "city", time: str = "year",
+                          cluster: str | None = None, rho: Iterable[float] | None = None, n_boot: int = 0,
+                          seed: int = 0, alpha: float = 0.05, progress: bool = False) -> MediationSensitivity:
+    """Sensitivity of the stepwise indirect effect to a mediator-outcome confounder.
+
+    The linear structural equation model of :func:`mediation` (two-way fixed effects; all
+    quantities after the within transformation) identifies ``a b`` only if the errors of the
+    mediator and outcome equations are uncorrelated (sequential ignorability). Imai, Keele and
+    Yamamoto (2010, Theorem 2; the ``medsens`` function of the R package ``mediation``) give the
+    indirect effect for any error correlation rho:
+
+    ``ACME(rho) = a (s1 / s2) [rho~ - rho sqrt((1 - rho~^2) / (1 - rho^2))]``,
+
+    with ``s1``, ``s2`` the residual standard deviations of the total-effect equation (outcome
+    on treatment and controls) and the mediator equation, and ``rho~`` the correlation of their
+    residuals. At rho = 0 it is the stepwise ``a b``; it is zero at ``rho = rho~`` (the breakdown
+    point). rho^2 is the product of the shares of the residual variances of mediator and outcome
+    an omitted confounder would explain. ``rho``: the grid (default -0.9 to 0.9 by 0.01).
+    ``n_boot``: pairs cluster bootstrap draws for a pointwise band and an interval for the
+    breakdown point (0: none). Why written here: ``medsens`` has no Python port, and the panel
+    needs the cluster bootstrap; the tests check it against ``medsens``'s own algorithm (iterated
+    seemingly unrelated regressions with the error correlation fixed) and against root-finding
+    for the b that each rho implies.
+    """
+    controls = as_names(controls)
+    cluster = cluster or unit
+    check_alpha(alpha)
+    check_columns(data, [y, treatment, mediator, *controls, unit, time, cluster])
+    _check_roles({"outcome": y, "treatment": treatment, "mediator": mediator}, controls, "mediator")
+    _check_same_sample(data, [y, treatment, mediator, *controls], unit, time)
+    check_no_missing(data, [cluster])
+    grid = np.round(np.arange(-0.9, 0.9001, 0.01), 10) if rho is None else np.asarray(list(rho), dtype=float)
+    if grid.size == 0 or not np.all(np.abs(grid) < 1):
+        raise DidArgumentError("rho must hold at least one correlation strictly between -1 and 1")
+    if n_boot:
+        _check_bootstrap_options(data, n_boot, unit, cluster)
+
+    def statistic(cross: np.ndarray) -> np.ndarray:
+        moments = _residual_moments(cross, len(controls))
+        total = _solve(cross, 0, [2, *range(3, 3 + len(controls))])[0]
+        breakdown = moments[3] / np.sqrt(moments[1] * moments[2])
+        return np.concatenate([moments, [total, breakdown], _indirect_at_rho(moments, grid)])
+
+    columns = [y, mediator, treatment, *controls]
+    if n_boot:
+        full, draws, n_clusters = _cluster_bootstrap(data, columns, statistic, int(n_boot), seed, unit, time,
+                                                     cluster, progress, f"sensitivity of the {mediator} channel")
+    else:
+        values = data[columns].to_numpy(dtype=float)
+        codes = pd.factorize(data[unit].to_numpy())[0], pd.factorize(data[time].to_numpy())[0]
+        full = statistic(_demeaned_cross_products(values, *codes, np.ones(len(data))))
+        draws, n_clusters = None, int(data[cluster].nunique())
+    moments, total, breakdown = full[:4], full[4], full[5]
+    indirect = full[6:]
+    table = pd.DataFrame({"indirect": indirect, "direct": total - indirect}, index=pd.Index(grid, name="rho"))
+    interval = None
+    if draws is not None:
+        low, high = np.quantile(draws[:, 6:], [alpha / 2, 1 - alpha / 2], axis=0)
+        table["ci_low"], table["ci_high"] = low, high
+        interval = tuple(float(q) for q in np.quantile(draws[:, 5], [alpha / 2, 1 - alpha / 2]))
+    a = float(moments[0])
+    b = float(moments[3] / moments[2])
+    return MediationSensitivity(mediator=mediator, table=table, breakdown_rho=float(breakdown),
+                                breakdown_interval=interval, a=a, b=b, total=float(total), moments=moments,
+                                extra={"n_boot": int(n_boot), "seed": seed, "n_clusters": n_clusters,
+                                       "alpha": alpha})
+
+
+# ----------------------------------------------------------------------------------------------
+# Common support of a moderator: the binning estimator (Hainmueller, Mummolo and Xu 2019)
+# ----------------------------------------------------------------------------------------------
+
+def binned_marginal_effects(data: pd.DataFrame, y: str, treatment: str, moderator: str,
+                            controls: str | Iterable[str] = (), bins: int = 3, unit: str = "city",
+                            time: str = "year", cluster: str | None = None, bin_on: str = "treated",
+                            alpha: float = 0.05) -> pd.DataFrame:
+    """The effect of the treatment in bins of the moderator, without assuming it is linear.
+
+    The binning estimator of Hainmueller, Mummolo and Xu (2019), with two-way fixed effects:
+    bins ``G_j`` cut at quantiles of the moderator (``bin_on="treated"``: among the treated
+    rows, so each bin holds as many treated city-years, the rows that identify an effect;
+    ``"all"``: among all rows), ``z_j`` the median of the treated rows' moderator in bin j, and
+
+    ``y_it = sum_j G_j [alpha_j D_it + eta_j (Z_it - z_j) + beta_j D_it (Z_it - z_j)] + sum_{j>1} mu_j G_j
+    + x_it'g + m_i + l_t + e_it``,
+
+    so ``alpha_j`` is the effect of the treatment at ``z_j``, estimated from bin j alone. Set
+    beside the linear interaction's line (:func:`marginal_effects`), the bins show whether the
+    line holds where the data are. CRV1 standard errors by ``cluster`` and t(G-1) intervals, as
+    :func:`citypilots.estimators.did.twfe`.
+
+    Returns one row per bin: ``low``, ``high`` (the bin's range of the moderator), ``at`` (z_j),
+    ``n_treated``, ``n_obs``, ``estimate``, ``std_error``, ``ci_low``, ``ci_high``, ``p_value``.
+    """
+    controls = as_names(controls)
+    cluster = cluster or unit
+    check_alpha(alpha)
+    check_columns(data, [y, treatment, moderator, *controls, unit, time, cluster])
+    _check_roles({"outcome": y, "treatment": treatment, "moderator": moderator}, controls, "moderator")
+    _check_same_sample(data, [y, treatment, moderator, *controls], unit, time)
+    check_no_missing(data, [cluster])
+    if not (isinstance(bins, (int, np.integer)) and bins >= 1):
+        raise DidArgumentError(f"bins={bins!r} must be a positive integer (e.g. 3)")
+    if bin_on not in ("treated", "all"):
+        raise DidArgumentError(f"bin_on={bin_on!r} must be 'treated' or 'all'")
+    z = data[moderator].to_numpy(dtype=float)
+    treated = data[treatment].to_numpy(dtype=float) == 1
+    reference = z[treated] if bin_on == "treated" else z
+    cuts = np.quantile(reference, np.linspace(0, 1, bins + 1)[1:-1])
+    bin_of_row = np.searchsorted(cuts, z, side="right")
+    frame = data[list(dict.fromkeys([y, treatment, *controls, unit, time, cluster]))].reset_index(drop=True)
+    terms, at = [], []
+    for j in range(bins):
+        in_bin = (bin_of_row == j).astype(float)
+        centre_rows = treated & (bin_of_row == j)
+        if not centre_rows.any():
+            raise DidArgumentError(f"bin {j + 1} of {moderator!r} holds no treated rows: use fewer bins")
+        z_j = float(np.median(z[centre_rows]))
+        at.append(z_j)
+        frame[f"_effect_{j}"] = frame[treatment].to_numpy(dtype=float) * in_bin
+        frame[f"_slope_{j}"] = (z - z_j) * in_bin
+        frame[f"_effect_slope_{j}"] = frame[f"_effect_{j}"] * (z - z_j)
+        if j > 0:
+            frame[f"_bin_{j}"] = in_bin
+        terms.append(f"_effect_{j}")
+    others = [name for name in frame.columns if name.startswith(("_slope_", "_effect_slope_", "_bin_"))]
+    fit = did.twfe(frame, y, terms[0], (*terms[1:], *others, *controls), unit=unit, time=time, cluster=cluster,
+                   alpha=alpha)
+    edges = np.concatenate([[z.min()], cuts, [z.max()]])
+    table = fit.table.loc[terms].reset_index(drop=True)
+    table.insert(0, "n_obs", [int((bin_of_row == j).sum()) for j in range(bins)])
+    table.insert(0, "n_treated", [int((treated & (bin_of_row == j)).sum()) for j in range(bins)])
+    table.insert(0, "at", at)
+    table.insert(0, "high", edges[1:])
+    table.insert(0, "low", edges[:-1])
+    table.index = pd.Index([f"bin {j + 1}" for j in range(bins)], name="bin")
+    return table

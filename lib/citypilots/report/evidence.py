@@ -64,7 +64,8 @@ def _unflat(row: Mapping, label: str) -> dict:
 
 def evidence_table(measure: Callable, book, null_worlds: Mapping[str, str | None] | None = None,
                    seeds: Iterable[int] = range(20), spec=None, n_jobs: int = 1, scheduler=None,
-                   progress: bool = False, decimals: int = 3) -> pd.DataFrame:
+                   progress: bool = False, decimals: int = 3,
+                   worlds: Mapping[str, dict] | None = None) -> pd.DataFrame:
     """The evidence table of the headlines ``measure`` fits (see the module docstring).
 
     ``book``: the chapter's panel. ``null_worlds``: label -> the effect whose null world tests it
@@ -93,7 +94,9 @@ def evidence_table(measure: Callable, book, null_worlds: Mapping[str, str | None
         members = tuple(label for label in labels if null_worlds.get(label) == effect)
         null_rows[effect] = replicate(functools.partial(_flat, measure, members), spec=spec,
                                       seeds=[own_seed, *[s for s in seeds if s != own_seed]],
-                                      overrides=null_world(effect, spec), n_jobs=n_jobs, scheduler=scheduler,
+                                      overrides=(dict(worlds[effect]) if worlds and effect in worlds
+                                                 else null_world(effect, spec)),
+                                      n_jobs=n_jobs, scheduler=scheduler,
                                       progress=progress)
     numbers, records = {}, {}
     for label in labels:

@@ -221,25 +221,35 @@ def bacon_scatter(result, ylabel: str | None = None, label_weight: float = 0.05)
 def marginal_effect_plot(effects: pd.DataFrame, moderator_values: np.ndarray | pd.Series | None = None,
                          truth: pd.Series | None = None, xlabel: str = "moderator",
                          ylabel: str = "effect on the outcome",
-                         truth_label: str = "planted (realised)") -> plt.Figure:
+                         truth_label: str = "planted (realised)", binned: pd.DataFrame | None = None,
+                         histogram_label: str = "observations") -> plt.Figure:
     """The effect of a treatment across a moderator's values, with its confidence band.
 
     ``effects``: indexed by moderator value, columns ``estimate``, ``ci_low``, ``ci_high`` (e.g.
-    :func:`citypilots.estimators.mechanism.marginal_effects`). ``moderator_values``: the moderator's observed
-    values, drawn as a histogram under the curve so the reader sees where the data are.
-    ``truth``: a planted line (moderator value -> effect), dashed. Greyscale-safe: the band is
-    grey, the estimate a solid line, the truth dashed.
+    :func:`citypilots.estimators.mechanism.marginal_effects`). ``moderator_values``: the moderator's values
+    that identify the effect (e.g. the treated observations'), drawn as a histogram under the curve
+    so the reader sees where the data are; ``histogram_label`` names them on its axis.
+    ``binned``: estimates in bins of the moderator (:func:`citypilots.estimators.mechanism.binned_marginal_effects`:
+    ``at``, ``estimate``, ``ci_low``, ``ci_high``), drawn as points with 95% intervals beside the
+    line (Hainmueller, Mummolo and Xu 2019). ``truth``: a line (moderator value -> effect), dashed.
+    Greyscale-safe: the band is grey, the estimate a solid line, the bins black squares, the truth dashed.
     """
     set_style()
     if moderator_values is not None:
-        fig, (ax, ax_hist) = plt.subplots(2, 1, sharex=True, figsize=(7.5, 4.8),
+        fig, (ax, ax_hist) = plt.subplots(2, 1, sharex=True, figsize=(7.5, 5.0),
                                           gridspec_kw={"height_ratios": [3.2, 1]})
     else:
         fig, ax = plt.subplots(figsize=(7.5, 4.2))
     z = np.asarray(effects.index, dtype=float)
     ax.fill_between(z, effects["ci_low"], effects["ci_high"], color="#bdbdbd", alpha=0.7, lw=0,
-                    label="95% confidence band")
-    ax.plot(z, effects["estimate"], color=PALETTE["dual"], lw=1.8, label="estimated effect")
+                    label="95% confidence band (linear interaction)")
+    ax.plot(z, effects["estimate"], color=PALETTE["dual"], lw=1.8, label="linear interaction")
+    if binned is not None:
+        at = binned["at"].to_numpy(dtype=float)
+        ax.errorbar(at, binned["estimate"], yerr=[binned["estimate"] - binned["ci_low"],
+                                                  binned["ci_high"] - binned["estimate"]],
+                    fmt="s", color="black", ms=6, capsize=4, lw=1.3, zorder=4,
+                    label="binned estimate at the bin's median, 95% interval")
     if truth is not None:
         ax.plot(np.asarray(truth.index, dtype=float), truth.to_numpy(), color="black", lw=1.4, ls="--",
                 label=truth_label)
@@ -247,8 +257,13 @@ def marginal_effect_plot(effects: pd.DataFrame, moderator_values: np.ndarray | p
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=8, loc="best")
     if moderator_values is not None:
-        ax_hist.hist(np.asarray(moderator_values, dtype=float), bins=40, color="#737373")
-        ax_hist.set_ylabel("observations")
+        values = np.asarray(moderator_values, dtype=float)
+        ax_hist.hist(values, bins=40, range=(min(values.min(), z.min()), max(values.max(), z.max())),
+                     color="#737373")
+        if binned is not None:
+            for edge in np.asarray(binned["high"], dtype=float)[:-1]:
+                ax_hist.axvline(edge, color="black", lw=0.8, ls=":")
+        ax_hist.set_ylabel(histogram_label)
         ax_hist.set_xlabel(xlabel)
     else:
         ax.set_xlabel(xlabel)
@@ -553,4 +568,91 @@ def covariate_balance_plot(balance: pd.DataFrame, threshold: float = 10.0) -> pl
     ax.set_xlabel("standardised difference, treated minus control (% of the pooled SD before matching)")
     fig.legend(*ax.get_legend_handles_labels(), fontsize=8, loc="lower center", ncol=2)
     fig.tight_layout(rect=(0, 0.5 / fig.get_figheight(), 1, 1))
+    return fig
+
+
+def mediator_event_study_plot(results: dict, truths: dict | None = None, labels: dict | None = None,
+                              reference: int = -1, truth_label: str = "realised shift of the mediator") -> plt.Figure:
+    """Event studies of several variables on one treatment, one panel each, side by side.
+
+    ``results``: variable -> :class:`citypilots.estimators.did.DidResult` of
+    :func:`citypilots.estimators.did.event_study` (indexed by event time). ``truths``: variable ->
+    realised path (event time -> value), drawn as a line where given. ``labels``: variable -> the
+    panel's y-axis label (with units). Each panel has a zero line, the reference period marked by
+    a dashed line, and integer ticks.
+    """
+    set_style()
+    truths, labels = truths or {}, labels or {}
+    fig, axes = plt.subplots(1, len(results), figsize=(3.0 * len(results) + 1.0, 3.6), squeeze=False)
+    for ax, (variable, result) in zip(axes[0], results.items()):
+        table = result.table.sort_index()
+        event_time = np.asarray(table.index, dtype=int)
+        ax.errorbar(event_time, table["estimate"], yerr=[table["estimate"] - table["ci_low"],
+                                                         table["ci_high"] - table["estimate"]],
+                    fmt="o", color=PALETTE["dual"], ms=4, capsize=2, lw=1, label="estimate, 95% interval")
+        if variable in truths and truths[variable] is not None:
+            path = truths[variable]
+            ax.plot(path.index, path.to_numpy(), color="black", lw=1.4, ls="--", drawstyle="steps-mid",
+                    label=truth_label)
+        ax.axhline(0, color="black", lw=0.8)
+        ax.axvline(reference, color="#7f7f7f", lw=0.8, ls="--", label="reference year")
+        ax.set_xticks(event_time[::2] if len(event_time) > 8 else event_time)
+        ax.set_title(variable, loc="left")
+        ax.set_xlabel("years since the dual-pilot year")
+        ax.set_ylabel(labels.get(variable, variable))
+        ax.ticklabel_format(axis="y", style="plain", useOffset=False)
+    handles, names = [], []
+    for ax in axes[0]:
+        for handle, name in zip(*ax.get_legend_handles_labels()):
+            if name not in names:
+                handles.append(handle)
+                names.append(name)
+    fig.legend(handles, names, fontsize=8, loc="lower center", ncol=len(names))
+    fig.tight_layout(rect=(0, 0.09, 1, 1))
+    return fig
+
+
+def mediation_sensitivity_plot(curves: dict, truths: dict | None = None, realised_rho: dict | None = None,
+                               ylabel: str = "indirect effect a x b\n(hundreds of deaths)",
+                               truth_label: str = "realised mediated effect") -> plt.Figure:
+    """Imai-Keele-Yamamoto sensitivity curves: the indirect effect against the correlation rho of
+    the errors of the mediator and outcome equations, one panel per channel.
+
+    ``curves``: channel -> :class:`citypilots.estimators.mechanism.MediationSensitivity` (its table's
+    ``indirect`` and, if bootstrapped, ``ci_low``/``ci_high``). ``truths``: channel -> a value drawn
+    as a dashed horizontal line; ``realised_rho``: channel -> a rho marked by a dotted vertical
+    line. The breakdown point (indirect effect zero) is marked with a hollow circle; rho = 0 (the
+    stepwise design's assumption) with a filled one.
+    """
+    set_style()
+    truths, realised_rho = truths or {}, realised_rho or {}
+    fig, axes = plt.subplots(1, len(curves), figsize=(3.6 * len(curves) + 0.6, 3.8), squeeze=False)
+    for ax, (channel, curve) in zip(axes[0], curves.items()):
+        table = curve.table
+        rho = np.asarray(table.index, dtype=float)
+        if "ci_low" in table:
+            ax.fill_between(rho, table["ci_low"], table["ci_high"], color="#bdbdbd", alpha=0.7, lw=0,
+                            label="95% bootstrap band")
+        ax.plot(rho, table["indirect"], color=PALETTE["dual"], lw=1.8, label="indirect effect at rho")
+        ax.plot([0.0], [curve.indirect_at(0.0)], "o", color=PALETTE["dual"], ms=6,
+                label="rho = 0: the stepwise a x b")
+        ax.plot([curve.breakdown_rho], [0.0], "o", mfc="white", mec="black", ms=7,
+                label="breakdown: indirect effect zero")
+        if truths.get(channel) is not None:
+            ax.axhline(truths[channel], color="black", lw=1.3, ls="--", label=truth_label)
+        if realised_rho.get(channel) is not None:
+            ax.axvline(realised_rho[channel], color="#555555", lw=1.0, ls=":",
+                       label="error correlation in the simulation")
+        ax.axhline(0, color="black", lw=0.8)
+        ax.set_title(f"{channel} channel", loc="left")
+        ax.set_xlabel("rho: correlation of the two equations' errors")
+        ax.set_ylabel(ylabel)
+    handles, names = [], []
+    for ax in axes[0]:
+        for handle, name in zip(*ax.get_legend_handles_labels()):
+            if name not in names:
+                handles.append(handle)
+                names.append(name)
+    fig.legend(handles, names, fontsize=8, loc="lower center", ncol=3)
+    fig.tight_layout(rect=(0, 0.16, 1, 1))
     return fig
