@@ -99,15 +99,16 @@ def evidence_table(measure: Callable, book, null_worlds: Mapping[str, str | None
         over = summarise(spread, f"{label}|estimate", truth=f"{label}|truth", ci_low=f"{label}|ci_low",
                          ci_high=f"{label}|ci_high", p_value=f"{label}|p_value")
         effect = null_worlds.get(label)
-        null_here, null_rejection = math.nan, math.nan
+        null_here, null_rejection, null_mean = math.nan, math.nan, math.nan
         if effect:
             rows = null_rows[effect]
             null_here = _unflat(rows.iloc[0], label)["estimate"]
             null_rejection = float((rows.iloc[1:][f"{label}|p_value"] < 0.05).mean())
+            null_mean = float(rows.iloc[1:][f"{label}|estimate"].mean())
         numbers[label] = {**here, "null_estimate": null_here, "null_effect": effect, "seeds": len(seeds),
                           "seed_mean": over["mean"], "seed_sd": over["sd"], "seed_truth": over["truth"],
                           "coverage": over["coverage"], "rejection_rate": over["rejection_rate"],
-                          "null_rejection_rate": null_rejection}
+                          "null_rejection_rate": null_rejection, "null_seed_mean": null_mean}
         records[label] = _record(numbers[label], len(seeds), decimals)
     table = pd.DataFrame.from_dict(records, orient="index")
     table.columns = pd.MultiIndex.from_tuples(table.columns)
