@@ -15,7 +15,6 @@ import math
 import os
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from citypilots.chapters import robustness as chapter
@@ -238,6 +237,20 @@ def test_the_listing_check_uses_deaths_without_either_pilot_and_without_the_list
     study = did.event_study(frame.assign(listing_year=listing_year), "untreated", "listing_year", controls=CONTROLS,
                             window=(-4, 4))
     assert chapter.listing_measure(book)["p_value"] == pytest.approx(did.pretrend_test(study)["p_value"], abs=1e-12)
+
+
+def test_with_the_pilots_off_the_baseline_is_biased_by_the_other_policies_it_leaves_out():
+    """The inference section: with both pilots' effects off the baseline TWFE is still clearly
+    negative on average (bias, not size); with the other policies' effects off too it is not."""
+    others = {f"effects.other_policies.{name}": 0.0 for name in chapter.OTHER_POLICIES}
+    pilots_off, all_off = [], []
+    for seed in range(8):
+        pilots_off.append(did.twfe(simulate_panel(seed=seed, overrides=null_world("dual_vs_none")).data,
+                                   "Safety", "Dual_policy", controls=CONTROLS).estimate())
+        all_off.append(did.twfe(simulate_panel(seed=seed, overrides={**null_world("dual_vs_none"), **others}).data,
+                                "Safety", "Dual_policy", controls=CONTROLS).estimate())
+    assert np.mean(pilots_off) < -0.05
+    assert abs(np.mean(all_off)) < 0.03
 
 
 def test_the_listing_coefficient_is_biased_by_what_else_acts_more_where_deaths_are_many():

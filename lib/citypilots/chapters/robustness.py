@@ -10,10 +10,11 @@ processes over seeds and null worlds (and cache them, keyed by their source). Fu
 ``*_texts`` return the numbers a paragraph quotes, as text (key -> text), for :func:`glue_all`;
 on a real panel a number that needs the simulation's truth becomes a short note.
 
-Every procedure runs with its full number of draws in the seed runs too: the permutation
-placebo and the wild cluster bootstrap are matrix products here (:mod:`citypilots.estimators.placebo`,
-:mod:`citypilots.estimators.bootstrap`), so 1,000 permutations and 9,999 bootstrap draws cost
-well under a second a panel.
+The permutation placebo and the wild cluster bootstrap are matrix products here
+(:mod:`citypilots.estimators.placebo`, :mod:`citypilots.estimators.bootstrap`), so the chapter's
+1,000 permutations and 9,999 bootstrap draws cost about a second; the seed runs and null worlds
+of :func:`inference_table` use :data:`SEED_RUN_PLACEBO_DRAWS` and :data:`SEED_RUN_BOOTSTRAP_REPS`
+a panel, which keeps the chapter's cold Monte Carlo within its budget.
 """
 
 from __future__ import annotations
