@@ -4,16 +4,18 @@ What each group of tests shows:
 
 1. placebo (citypilots.estimators.placebo): the Frisch-Waugh-Lovell draws equal pyfixest refits of the
    same draws to 1e-8, on the book's panel and on an unbalanced one clustered by province; the
-   draws keep the treated count and the adoption years; the randomization p-value is its formula;
-   a planted effect is found and pure noise is not;
+   draws keep the treated count and the adoption years; the randomization p-values (coefficient and
+   t-statistic) are their formulas; a planted effect is found and pure noise is not; with noisier
+   treated units the coefficient's placebo over-rejects and the t-statistic's does not;
 2. instruments (citypilots.estimators.instruments): 2SLS equals linearmodels' on explicit dummies; the
    Kleibergen-Paap statistics equal a line-by-line port of Stata's ranktest formula and, with
    one instrument, linearmodels' and pyfixest's first-stage statistics; 2SLS recovers a planted
    effect that OLS misses; an instrument absorbed by the fixed effects is refused;
 3. matching (citypilots.estimators.matching): the vectorised matching equals a brute-force loop on a small
    panel, with ties; caliper and strata hold; matching improves balance on the book's panel;
-4. wild cluster bootstrap (citypilots.estimators.bootstrap): the same seed gives the same numbers, another
-   seed nearly the same; it agrees with the t-test where the t-test is reliable;
+4. wild cluster bootstrap (citypilots.estimators.bootstrap): the fast algorithm equals the wildboottest
+   package draw for draw; the same seed gives the same numbers, another seed nearly the same; it
+   agrees with the t-test where the t-test is reliable;
 5. pre-trend sensitivity (citypilots.estimators.pretrends): the smoothness intervals reproduce the published
    HonestDiD example (Medicaid expansions, the Stata package's README) from its data; the
    relative-magnitude intervals are diff-diff's naive ones (documented); Mbar = 0 gives the
@@ -30,7 +32,7 @@ import pytest
 from scipy import stats
 
 from citypilots.estimators import did
-from citypilots.estimators.bootstrap import wild_cluster_bootstrap
+from citypilots.estimators.bootstrap import wild_cluster_bootstrap, wild_cluster_bootstrap_wildboottest
 from citypilots.estimators.estimates import DidArgumentError
 from citypilots.estimators.instruments import (absorbed_instruments, identification_tests, iv_2sls, iv_2sls_linearmodels)
 from citypilots.estimators.matching import caliper_match, matched_sample, propensity_score, psm_did
@@ -109,6 +111,29 @@ def test_randomization_p_value_is_its_formula(panel):
     assert result.share_significant(0.1) == pytest.approx(np.mean(result.draws["p_value"] < 0.1))
     t = result.draws["estimate"] / result.draws["std_error"]
     np.testing.assert_allclose(result.draws["p_value"], 2 * stats.t.sf(np.abs(t), 217))
+    # The studentised version ranks the clustered t-statistics.
+    t_real = real / result.real.std_error()
+    assert result.p_value_t == pytest.approx((1 + np.sum(np.abs(t) >= abs(t_real))) / 401)
+
+
+def test_the_studentised_placebo_keeps_its_size_when_treated_units_are_noisier():
+    """MacKinnon and Webb (2020): when the treated units' outcomes are noisier than the others',
+    the placebo on the coefficient over-rejects a true null; the one on the t-statistic does not."""
+    rejections = {"coefficient": 0, "t": 0}
+    for replication in range(60):
+        rng = np.random.default_rng(100 + replication)
+        units, years = np.arange(60), np.arange(2000, 2010)
+        treated_unit = units < 10
+        cohort = np.where(treated_unit, rng.integers(2003, 2008, 60), np.nan)
+        scale = np.where(treated_unit, 4.0, 1.0)
+        frame = pd.DataFrame({"unit": np.repeat(units, 10), "year": np.tile(years, 60),
+                              "cohort": np.repeat(cohort, 10)})
+        frame["y"] = rng.normal(size=len(frame)) * np.repeat(scale, 10)
+        result = permutation_placebo(frame, "y", "cohort", unit="unit", draws=99, seed=replication, progress=False)
+        rejections["coefficient"] += result.p_value <= 0.05
+        rejections["t"] += result.p_value_t <= 0.05
+    assert rejections["coefficient"] >= 15  # a quarter or more of 60 true nulls (17 measured)
+    assert rejections["t"] <= 7  # about the nominal 5% (5 measured)
 
 
 def test_a_planted_effect_is_an_outlier_and_noise_is_not():
@@ -339,6 +364,27 @@ def test_wild_bootstrap_is_reproducible_for_a_seed(small_panel):
     assert first.estimate() == fit.estimate("lnGDP")
     low, high = first.conf_int()
     assert low < fit.estimate("lnGDP") < high
+
+
+@pytest.mark.parametrize("term", ["Dual_policy", "lnGDP"])
+def test_fast_wild_bootstrap_equals_the_wildboottest_package_draw_for_draw(small_panel, term):
+    """The fast algorithm (FWL, G x G matrices) against pyfixest's wildboottest on the same draws:
+    the same bootstrap t-statistics (up to the small-sample factor both share with the real t),
+    the same p-value and the same interval."""
+    fit = did.twfe(small_panel, "Safety", "Dual_policy", CONTROLS)
+    fast = wild_cluster_bootstrap(fit, term=term, reps=499, seed=9)
+    slow = wild_cluster_bootstrap_wildboottest(fit, term=term, reps=499, seed=9)
+    np.testing.assert_allclose(fast.extra["t_boot"] / fast.extra["t_stat"],
+                               slow.extra["t_boot"] / slow.extra["t_stat"], rtol=0, atol=1e-9)
+    assert fast.table["p_value"].iloc[0] == slow.table["p_value"].iloc[0]
+    np.testing.assert_allclose(fast.conf_int(), slow.conf_int(), rtol=0, atol=1e-9)
+    # The restricted (WCR) draws too: wildboottest's own restricted t-statistics.
+    _, restricted = fit.fitted.wildboottest(reps=499, param=term, seed=9, impose_null=True,
+                                            return_bootstrapped_t_stats=True)
+    np.testing.assert_allclose(fast.extra["t_boot_restricted"] / fast.extra["t_stat"],
+                               np.asarray(restricted, dtype=float).ravel() / slow.extra["t_stat"], rtol=0, atol=1e-9)
+    # Its standard error is the fit's clustered (CRV1) one.
+    assert fast.std_error() == pytest.approx(fit.std_error(term), rel=1e-10)
 
 
 def test_wild_bootstrap_arguments_are_checked(small_panel):

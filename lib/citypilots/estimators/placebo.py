@@ -8,6 +8,12 @@ The placebo treatment of unit i in period t is ``1{t >= permuted cohort of i}``;
 baseline's, ``y_it = b D_it + x_it' g + a_i + l_t + e_it``, with standard errors clustered by unit.
 The randomization p-value is the share of draws whose estimate is at least as far from zero as
 the real one, counting the real assignment as one draw: ``(1 + #{|b_r| >= |b|}) / (1 + R)``.
+The studentised version (:attr:`PlaceboResult.p_value_t`) ranks the clustered t-statistics
+instead, ``(1 + #{|t_r| >= |t|}) / (1 + R)``: when the treated units differ from the others in
+how noisy their outcome is (larger cities, more deaths, larger shocks), random placebo units give
+coefficients that spread less than the real one would under no effect, and the coefficient's
+p-value is too small; the t-statistic carries each draw's own standard error (MacKinnon and
+Webb 2020, Young 2019).
 
 Why this module computes the draws itself instead of refitting pyfixest 1,000 times. The fixed
 effects and the controls do not change between draws, so by Frisch-Waugh-Lovell (FWL) they are
@@ -51,8 +57,8 @@ class PlaceboResult:
     ``draws``: one row per draw with ``estimate``, ``std_error``, ``t_stat`` and ``p_value``
     (clustered, t(G-1)). ``assignments``: the permuted cohorts, one row per draw and one column per
     unit (in ``units`` order; NaN = never treated). ``p_value``: the two-sided randomization
-    p-value; ``p_value_lower``: the one-sided one for an effect below zero,
-    ``(1 + #{b_r <= b}) / (1 + R)``.
+    p-value of the coefficient; ``p_value_lower``: the one-sided one for an effect below zero,
+    ``(1 + #{b_r <= b}) / (1 + R)``; :attr:`p_value_t`: the two-sided one of the t-statistic.
     """
 
     real: DidResult
@@ -66,6 +72,14 @@ class PlaceboResult:
     @property
     def n_draws(self) -> int:
         return len(self.draws)
+
+    @property
+    def p_value_t(self) -> float:
+        """Two-sided randomization p-value of the clustered t-statistic (studentised):
+        ``(1 + #{|t_r| >= |t|}) / (1 + R)`` over the draws with a defined t."""
+        t_real = self.real.estimate() / self.real.std_error()
+        t_draws = self.draws["t_stat"].dropna()
+        return float((1 + (t_draws.abs() >= abs(t_real)).sum()) / (1 + len(t_draws)))
 
     def share_significant(self, level: float = 0.1) -> float:
         """Share of draws whose conventional p-value is below ``level``."""

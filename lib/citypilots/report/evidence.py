@@ -80,7 +80,7 @@ def evidence_table(measure: Callable, book, null_worlds: Mapping[str, str | None
     ``decimals``. The unrounded numbers are in ``table.attrs["numbers"]`` (label -> dict), for
     glueing into the text; they also hold the realised truth in the null world (``null_truth``
     on the book's seed, ``null_seed_truth`` averaged over the seeds), for null worlds in which
-    the truth is not zero.
+    the truth is not zero, and the estimate's mean over the null world's seeds (``null_seed_mean``).
     """
     seeds = list(seeds)
     null_worlds = dict(null_worlds or {})
@@ -104,18 +104,19 @@ def evidence_table(measure: Callable, book, null_worlds: Mapping[str, str | None
         over = summarise(spread, f"{label}|estimate", truth=f"{label}|truth", ci_low=f"{label}|ci_low",
                          ci_high=f"{label}|ci_high", p_value=f"{label}|p_value")
         effect = null_worlds.get(label)
-        null_here, null_rejection, null_truth, null_seed_truth = math.nan, math.nan, math.nan, math.nan
+        null_here, null_rejection, null_truth, null_seed_truth, null_mean = (math.nan,) * 5
         if effect:
             rows = null_rows[effect]
             null_here = _unflat(rows.iloc[0], label)["estimate"]
             null_rejection = float((rows.iloc[1:][f"{label}|p_value"] < 0.05).mean())
             null_truth = _unflat(rows.iloc[0], label)["truth"]
             null_seed_truth = float(rows.iloc[1:][f"{label}|truth"].mean())
+            null_mean = float(rows.iloc[1:][f"{label}|estimate"].mean())
         numbers[label] = {**here, "null_estimate": null_here, "null_effect": effect, "seeds": len(seeds),
                           "seed_mean": over["mean"], "seed_sd": over["sd"], "seed_truth": over["truth"],
                           "coverage": over["coverage"], "rejection_rate": over["rejection_rate"],
                           "null_rejection_rate": null_rejection, "null_truth": null_truth,
-                          "null_seed_truth": null_seed_truth}
+                          "null_seed_truth": null_seed_truth, "null_seed_mean": null_mean}
         records[label] = _record(numbers[label], len(seeds), decimals)
     table = pd.DataFrame.from_dict(records, orient="index")
     table.columns = pd.MultiIndex.from_tuples(table.columns)

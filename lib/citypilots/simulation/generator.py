@@ -302,6 +302,9 @@ def potential_outcome_scenarios(other_policies: tuple[str, ...]) -> dict[str, Sc
     }
     for name in other_policies:
         scenarios[f"Safety_without_{name}"] = Scenario(other_policies=tuple(p for p in other_policies if p != name))
+    for name in other_policies:  # neither pilot, nor that policy: the untreated outcome of its own DID
+        scenarios[f"Safety_none_without_{name}"] = Scenario(
+            innovation=False, smart=False, other_policies=tuple(p for p in other_policies if p != name))
     return scenarios
 
 

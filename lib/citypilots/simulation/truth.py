@@ -23,6 +23,8 @@ and for a city with none all four are equal:
 ``Safety_both_no_moderation`` both pilots, with the moderation by SR switched off
 ``Safety_no_spillover``       observed, but no other city's dual pilot reaches this city
 ``Safety_without_<policy>``   observed, but without the effect of another policy on this city
+``Safety_none_without_<policy>`` neither pilot, and without that other policy's effect (the outcome
+                              untreated by the pilots and by that policy)
 ``TI_none``, ``TI_both``      the mediator TI without and with both pilots (also ``IU_*``)
 
 Estimands: :meth:`Truth.estimand` dispatches on the names of :data:`ESTIMANDS`, one method each,
