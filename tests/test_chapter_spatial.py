@@ -121,6 +121,18 @@ def test_the_sdm_indirect_effect_is_as_significant_without_the_spillover_as_with
         assert abs(ml["estimate"] - ml["truth"]) < abs(ml["seed_mean"] - ml["seed_truth"])
 
 
+def test_the_slx_indirect_effect_carries_the_same_bias_and_clustering_tames_its_tests(book):
+    evidence = chapter.evidence(book, seeds=range(20), n_jobs=2)
+    slx, table7 = chapter.slx_table(evidence), chapter.table7(evidence)
+    for label in chapter.TABLE7_WEIGHTS:
+        ml = slx.attrs["numbers"][f"{label}: SLX indirect effect [ML]"]
+        cl = slx.attrs["numbers"][f"{label}: SLX indirect effect [clustered]"]
+        sdm = table7.attrs["numbers"][f"{label}: indirect effect [ML]"]
+        assert abs(ml["seed_mean"] - ml["seed_truth"]) > 0.05  # biased, as the SDM's
+        assert abs(ml["seed_mean"] - sdm["seed_mean"]) < 0.25 * abs(sdm["seed_mean"])
+        assert cl["null_rejection_rate"] < ml["null_rejection_rate"]
+
+
 def test_drivers_claims_hold(drivers):
     spread = [group for group in drivers.columns.levels[0] if group.startswith("over")][0]
     worlds = list(dict.fromkeys(drivers.index.get_level_values("world")))

@@ -60,7 +60,7 @@ TABLE7_WEIGHTS = {"(1) economic-geographic W": "economic-geographic",
 QUANTITIES = ("direct effect", "indirect effect", "total effect", "rho", "spillover received")
 INFERENCE = {"ml": "ML", "cluster": "clustered"}
 NULL_WORLDS = {"direct effect": "dual_vs_none", "total effect": "dual_vs_none", "indirect effect": "spillover",
-               "rho": "spillover", "spillover received": "spillover"}
+               "rho": "spillover", "spillover received": "spillover", "SLX indirect effect": "spillover"}
 PAPER_TERMS = {"direct effect": "Direct", "indirect effect": "Indirect", "total effect": "Total", "rho": "Rho"}
 
 SEED_DRAWS = 200
@@ -263,13 +263,27 @@ def _impact_headline(impacts: pd.DataFrame, kind: str, truth) -> dict:
                      "ci_high": row[f"{kind}_ci_high"], "p_value": row[f"{kind}_p"]}, truth=truth)
 
 
+def fit_weights(fit) -> pd.DataFrame:
+    """The row-standardised W of a :func:`citypilots.estimators.spatial.spatial_durbin` fit, labelled by unit."""
+    units = fit.extra["units"]
+    return pd.DataFrame(fit.extra["weights"], index=units, columns=units)
+
+
 def table7_rows(sp: SpatialPanel, fits: dict, draws: int) -> dict:
-    """Table 7's headline numbers of one panel: label -> :func:`headline` (see :func:`spatial_measure`)."""
+    """Table 7's headline numbers of one panel: label -> :func:`headline` (see :func:`spatial_measure`),
+    and the SLX model's indirect effect (theta, rho fixed at 0) with the same matrices."""
     out = {}
     own = sp.estimand("dual_vs_none")
     spillover = sp.estimand("spillover")
     for label, fit in fits.items():
-        projected = projected_indirect(sp, fit.extra["weights"])
+        projected = projected_indirect(sp, fit_weights(fit))
+        slx = spatial.spatial_durbin(sp.data, "Safety", X, fit_weights(fit), fix_rho=0.0, vcov="cluster", draws=2)
+        for kind in INFERENCE:
+            theta = float(slx.params["W_Dual_policy"])
+            se = float(np.sqrt(slx.extra["covariances"][kind].loc["W_Dual_policy", "W_Dual_policy"]))
+            out[f"{label}: SLX indirect effect [{INFERENCE[kind]}]"] = headline(
+                {"estimate": theta, "std_error": se, "ci_low": theta - 1.96 * se, "ci_high": theta + 1.96 * se,
+                 "p_value": 2 * float(stats.norm.sf(abs(theta / se)))}, truth=projected)
         total = None if own is None else own + projected
         received = {kind: spatial.spillover_received(fit, sp.data, "Dual_policy", vcov=kind, draws=draws)
                     for kind in INFERENCE}
@@ -313,7 +327,7 @@ def evidence(book, seeds=range(20), n_jobs: int = 1) -> pd.DataFrame:
     the direct and total effects and the ring DID's own effect, the spillover for the others) and
     the spread over ``seeds`` (:func:`citypilots.report.evidence.evidence_table`). One Monte Carlo
     run for both :func:`table7` and :func:`ring_table`."""
-    null_worlds = {label: NULL_WORLDS[_labels(label)[1]] for label in _table7_labels()}
+    null_worlds = {label: NULL_WORLDS[_labels(label)[1]] for label in [*_table7_labels(), *_slx_labels()]}
     null_worlds.update({label: ("dual_vs_none" if label == RING_OWN else "spillover") for label in _ring_labels()})
     return evidence_table(spatial_measure, book, null_worlds, seeds=seeds, n_jobs=n_jobs)
 
@@ -341,6 +355,40 @@ def _records_table(records: dict, numbers: dict, names: list) -> pd.DataFrame:
     table.index = pd.MultiIndex.from_tuples(table.index, names=names)
     table.attrs["numbers"] = numbers
     return table
+
+
+def _slx_labels() -> list[str]:
+    return [f"{weights}: SLX indirect effect [{kind}]" for weights in TABLE7_WEIGHTS for kind in INFERENCE.values()]
+
+
+def slx_table(evidence_rows: pd.DataFrame) -> pd.DataFrame:
+    """The SLX model's indirect effect (theta; no spatial lag of deaths) for both matrices of Table 7,
+    from :func:`evidence`, in Table 7's columns (OLS standard errors assuming independent shocks, and
+    clustered by city)."""
+    numbers = {label: evidence_rows.attrs["numbers"][label] for label in _slx_labels()}
+    n_seeds = next(iter(numbers.values()))["seeds"]
+    records = {(weights, "SLX indirect effect"): _evidence_record(
+        None, numbers[f"{weights}: SLX indirect effect [ML]"], numbers[f"{weights}: SLX indirect effect [clustered]"],
+        n_seeds) for weights in TABLE7_WEIGHTS}
+    table = _records_table(records, numbers, ["weights", "row"])
+    return table.drop(columns="Paper", level=0)
+
+
+def slx_numbers(table: pd.DataFrame) -> dict:
+    """The SLX table's numbers."""
+    out = {}
+    for position, weights in enumerate(TABLE7_WEIGHTS, start=1):
+        ml = table.attrs["numbers"][f"{weights}: SLX indirect effect [ML]"]
+        cl = table.attrs["numbers"][f"{weights}: SLX indirect effect [clustered]"]
+        out.update({f"slx_theta_{position}": f"{ml['estimate']:.3f}", f"slx_se_ml_{position}": f"{ml['std_error']:.3f}",
+                    f"slx_se_cl_{position}": f"{cl['std_error']:.3f}",
+                    f"slx_truth_{position}": _truth_text(ml["truth"]),
+                    f"slx_seed_mean_{position}": f"{ml['seed_mean']:.3f}",
+                    f"slx_rej_ml_{position}": f"{ml['rejection_rate']:.0%}",
+                    f"slx_rej_cl_{position}": f"{cl['rejection_rate']:.0%}",
+                    f"slx_null_rej_ml_{position}": f"{ml['null_rejection_rate']:.0%}",
+                    f"slx_null_rej_cl_{position}": f"{cl['null_rejection_rate']:.0%}"})
+    return out
 
 
 def _table7_labels() -> list[str]:
@@ -787,6 +835,8 @@ def rings_map_inputs(sp: SpatialPanel) -> dict:
         "centre_within_inner": f"{int(((d > 0) & (d < inner)).sum()):d}",
         "centre_within_outer": f"{int(((d >= inner) & (d < outer)).sum()):d}",
         "boundary_inner": f"{inner:,}", "boundary_outer": f"{outer:,}",
+        "rings_caption_groups": ("pilot groups from the book's calendars, hollow where a pilot year is imputed"
+                                 if sp.truth is not None else "pilot groups from the panel's adoption years"),
     }}
 
 
@@ -794,23 +844,37 @@ def rings_map_inputs(sp: SpatialPanel) -> dict:
 # The sentences' numbers
 # ----------------------------------------------------------------------------------------------
 
-def setting_numbers(sp: SpatialPanel) -> dict:
-    """What the simulation plants and realises in space (notes on a real panel)."""
+def setting_paragraph(sp: SpatialPanel) -> str:
+    """What the simulation plants and realises in space, as a MyST paragraph (on a real panel, what
+    the chapter can and cannot say there)."""
     if sp.truth is None:
-        return {key: NO_TRUTH for key in ("planted_near", "planted_far", "spill_mean_deaths", "spill_share_low",
-                                          "spill_share_high", "spill_sd_deaths", "planted_band_near",
-                                          "planted_band_far")}
+        return ("On a real panel nothing is planted: the spillover the tables look for is whatever the "
+                "reader's data hold, and the truth columns stay empty. The null worlds and the spread over "
+                "seeds still come from the book's simulation: they say what the estimators do on panels "
+                "like it, where the answer is known.")
     bands = sp.truth.parameters["effects"]["spillover"]["bands_km"]
     spillover = sp.contrast("spillover")
     without = sp.truth.potential_outcomes["Safety_no_spillover"].to_numpy()[sp.keep]
     share = np.divide(spillover, without, out=np.zeros_like(spillover), where=without > 0)
-    return {"planted_near": f"{-100 * bands[0][2]:.1f}%", "planted_far": f"{100 * bands[1][2]:.1f}%",
-            "planted_band_near": f"{bands[0][0]:,}-{bands[0][1]:,} km",
-            "planted_band_far": f"{bands[1][0]:,}-{bands[1][1]:,} km",
-            "spill_mean_deaths": f"{100 * spillover.mean():+.2f}",
-            "spill_sd_deaths": f"{100 * spillover.std():.1f}",
-            "spill_share_low": f"{100 * np.percentile(share, 1):+.1f}%",
-            "spill_share_high": f"{100 * np.percentile(share, 99):+.1f}%"}
+    return (
+        "On the simulated panel the only spatial link is planted directly, as a share of a city's deaths: "
+        f"each *other* dual-pilot city at a distance of {bands[0][0]:,}-{bands[0][1]:,} km lowers a city's "
+        f"deaths by {-100 * bands[0][2]:.1f}%, and each one at {bands[1][0]:,}-{bands[1][1]:,} km raises them "
+        f"by {100 * bands[1][2]:.1f}%. What that realises, the city-year contrast "
+        "$\\text{Safety}_{\\text{both}} - \\text{Safety}_{\\text{no spillover}}$ (observed deaths against "
+        "the deaths the city would have had if no other city's dual pilot reached it), averages "
+        f"{100 * spillover.mean():+.2f} deaths per city-year (standard deviation {100 * spillover.std():.1f}), "
+        f"between {100 * np.percentile(share, 1):+.1f}% and {100 * np.percentile(share, 99):+.1f}% of the deaths "
+        "without it (1st and 99th percentiles): the helpful near cities and the harmful middle-distance ones "
+        "nearly cancel. There is no $\\rho$: deaths in one city do not enter the equation of another.")
+
+
+def glue_markdown(key: str, text: str) -> None:
+    """Glue MyST text for a ``{glue:md}`` directive (``:format: myst``)."""
+    from IPython.display import Markdown
+    from myst_nb import glue
+
+    glue(key, Markdown(text), display=False)
 
 
 def table7_numbers(sp: SpatialPanel, fits: dict, table: pd.DataFrame) -> dict:
@@ -871,7 +935,7 @@ def table7_numbers(sp: SpatialPanel, fits: dict, table: pd.DataFrame) -> dict:
     out["paper_indirect_1_deaths"] = f"{-100 * paper_indirect_1:,.0f}"
     out["paper_safety_mean_deaths"] = f"{100 * float(load_descriptives().loc['Safety', 'mean']):,.0f}"
     out["paper_sigma2_1"] = f"{float(printed(7, 1, 'Sigma2_e')['estimate']):.3f}"
-    lee_yu = spatial.spatial_durbin(sp.data, "Safety", X, fits[list(fits)[1]].extra["weights"], lee_yu=True, draws=10)
+    lee_yu = spatial.spatial_durbin(sp.data, "Safety", X, fit_weights(fits[list(fits)[1]]), lee_yu=True, draws=10)
     out["t7_rho_lee_yu"] = f"{lee_yu.params['rho']:.3f}"
     out["t7_sigma2_lee_yu"] = f"{lee_yu.sigma2:.3f}"
     return out
