@@ -20,8 +20,13 @@ Which realised truth each number is read as (:class:`citypilots.simulation.truth
 * the spillover received: the model's own prediction of what the other cities' dual pilots did
   to each city, averaged over city-years (:func:`citypilots.estimators.spatial.spillover_received`),
   against the realised spillover averaged the same way (``spillover``);
+* the SLX model's indirect effect (theta, rho fixed at 0): the same projection as the SDM's;
 * a ring coefficient of the DID with spillover rings: the realised spillover projected on the
   same design (the ring counts, ``Dual_policy``, controls, city and year effects).
+
+The Monte Carlo behind the tables (:func:`evidence`, :func:`drivers_table`) runs 20 seeds and
+three worlds for Table 7, the SLX rows and the rings (one measure, :func:`spatial_measure`), and
+20 seeds in four worlds for the drivers; impacts in the seed runs use :data:`SEED_DRAWS` draws.
 """
 
 from __future__ import annotations
@@ -48,7 +53,8 @@ PAPER_BOUNDARIES_KM = (800, 1400)
 """The boundaries the paper reads off its Figure 4 (help within 800 km, harm to 1,400 km)."""
 
 RINGS_KM = ((0, 800), (800, 1400), (1400, 2000))
-"""The exposure rings of the DID with spillover rings: the paper's three stages."""
+"""The exposure rings of the DID with spillover rings: split at the paper's two boundaries, with a
+third ring beyond them."""
 
 BAND_WIDTH_KM, LAST_BAND_KM = 100, 2500
 """Figure 4's 100 km bands, out to 2,500 km."""
