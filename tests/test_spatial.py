@@ -456,3 +456,281 @@ def test_distance_figures_draw_every_band_and_the_rings(book, cities):
     row = cities.set_index("adcode").loc[centre]
     assert np.allclose(great_circle_km(row["lon"], row["lat"], lon, lat), 800, atol=1e-6)
     matplotlib.pyplot.close("all")
+
+
+# ----------------------------------------------------------------------------------------------
+# Eigenvalues by a symmetric solver, fast weights, pre-treatment levels
+# ----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("make", [
+    lambda c: spatial.inverse_distance_weights(c, power=2),
+    lambda c: spatial.distance_band_weights(c, 0, 100),          # islands and many components
+    lambda c: spatial.distance_band_weights(c, 800, 900, power=0),
+    lambda c: spatial.inverse_distance_weights(c, standardise=False),  # symmetric as it is
+], ids=["inverse_squared", "band_0_100", "band_800_900_binary", "unstandardised"])
+def test_symmetric_decomposition_equals_the_general_one(make, cities):
+    matrix = make(cities).full()[0]
+    assert spatial.symmetrising_scale(matrix) is not None
+    fast = spatial.spectrum(matrix)
+    values = np.linalg.eigvals(matrix)
+    assert np.allclose(np.sort(fast.values), np.sort(values.real), atol=1e-10)
+    assert np.allclose(fast.vectors @ np.diag(fast.values) @ fast.inverse_vectors, matrix, atol=1e-10)
+    for rho in (-0.4, 0.3):
+        direct, indirect, total = spatial.lesage_pace_impacts(rho, np.array([1.0, -0.5]), np.array([0.5, 0.2]), fast)
+        expected = dense_impacts(rho, [1.0, -0.5], [0.5, 0.2], matrix)
+        assert np.allclose(direct, expected[0]) and np.allclose(total, expected[2])
+
+
+def test_a_matrix_no_scaling_makes_symmetric_uses_the_general_solver():
+    matrix = np.array([[0, 0.5, 0.5], [0.2, 0, 0.8], [0.6, 0.4, 0]])
+    assert spatial.symmetrising_scale(matrix) is None
+    result = spatial.spectrum(matrix)
+    assert np.allclose(np.sort(result.values.real), np.sort(np.linalg.eigvals(matrix).real))
+
+
+def test_weights_as_frames_equal_the_libpysal_weights(cities, book):
+    economic = book.data.groupby("city")["lnGDP"].mean()
+    for make in (lambda **k: spatial.inverse_distance_weights(cities, power=2, **k),
+                 lambda **k: spatial.distance_band_weights(cities, 0, 300, **k),
+                 lambda **k: spatial.economic_geographic_weights(cities, economic, **k)):
+        matrix, ids = spatial.dense_weights(make())
+        frame = make(as_frame=True)
+        assert list(frame.index) == ids and np.allclose(frame.to_numpy(), matrix, rtol=1e-12, atol=0)
+
+
+def test_pre_treatment_mean_averages_the_periods_before_and_names_what_is_missing(book):
+    means = spatial.pre_treatment_mean(book.data, "lnGDP", before=2013)
+    by_hand = book.data[book.data["year"] < 2013].groupby("city")["lnGDP"].mean()
+    assert np.allclose(means.to_numpy(), by_hand.loc[means.index].to_numpy())
+    with pytest.raises(DidArgumentError, match="no value before year 2008"):
+        spatial.pre_treatment_mean(book.data, "lnGDP", before=2008)
+
+
+# ----------------------------------------------------------------------------------------------
+# Clustered standard errors
+# ----------------------------------------------------------------------------------------------
+
+def _with_lags(data, w, names):
+    matrix, ids = spatial.dense_weights(w)
+    out = data.copy()
+    for name in names:
+        wide = out.pivot(index="year", columns="city", values=name)[ids]
+        lagged = pd.DataFrame(wide.to_numpy() @ matrix.T, index=wide.index, columns=ids).stack()
+        out[f"W_{name}"] = out.set_index(["year", "city"]).index.map(lagged.to_dict())
+    return out
+
+
+def test_clustered_covariance_with_rho_fixed_is_pyfixest_crv1(book, cities):
+    import pyfixest as pf
+
+    w = spatial.inverse_distance_weights(cities, power=2, as_frame=True)
+    result = spatial.spatial_durbin(book.data, "Safety", X, w, fix_rho=0.0, vcov="cluster", draws=10)
+    data = _with_lags(book.data, w, X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        fit = pf.feols("Safety ~ " + " + ".join([*X, *(f"W_{n}" for n in X)]) + " | city + year", data=data,
+                       vcov={"CRV1": "city"}, ssc=pf.ssc(adj=False, cluster_adj=True))
+    ours = result.std_errors.drop("rho")
+    assert np.allclose(ours.to_numpy(), fit.se()[ours.index].to_numpy(), rtol=1e-8)
+    assert "clustered by city (218 clusters" in result.inference
+
+
+def test_unit_scores_add_up_to_the_score_which_is_zero_at_the_estimates(planted_sdm):
+    w, matrix, data = planted_sdm
+    panel = spatial._panel_arrays(data, "y", ["x1", "x2"], "unit", "time", sorted(data["unit"].unique()))
+    y_demeaned, lag, design = spatial._design(panel, matrix, ["x1", "x2"], "splm")
+    fit = spatial._fit_sdm(y_demeaned, lag, design, matrix, spatial.spectrum(matrix))
+    scores = spatial.unit_scores(fit, lag, design)
+    assert scores.shape == (matrix.shape[0], design.shape[1] + 2)
+    scale = np.abs(scores).sum(axis=0)
+    assert np.all(np.abs(scores.sum(axis=0)) < 1e-5 * scale)
+
+
+def test_clustered_standard_errors_match_the_spread_over_panels_with_autocorrelated_shocks(cities):
+    """A Monte Carlo: shocks and a regressor AR(1) within each unit. The ML standard errors are far
+    below the spread of the estimates over panels; the clustered ones match it."""
+    w = spatial.inverse_distance_weights(cities.iloc[:60], power=2, as_frame=True)
+    matrix, ids = w.to_numpy(), list(w.index)
+    n, periods = len(ids), 10
+    inverse = np.linalg.inv(np.eye(n) - 0.3 * matrix)
+
+    def ar1(rng, phi, shape):
+        out = np.zeros(shape)
+        out[0] = rng.standard_normal(shape[1]) / np.sqrt(1 - phi**2)
+        for t in range(1, shape[0]):
+            out[t] = phi * out[t - 1] + rng.standard_normal(shape[1])
+        return out
+
+    estimates, errors = [], {"ml": [], "cluster": []}
+    for replication in range(80):
+        rng = np.random.default_rng(replication)
+        x, e = ar1(rng, 0.9, (periods, n)), 0.5 * ar1(rng, 0.7, (periods, n))
+        y = np.stack([inverse @ (x[t] + 0.5 * matrix @ x[t] + e[t]) for t in range(periods)])
+        data = pd.DataFrame({"unit": np.tile(ids, periods), "time": np.repeat(range(periods), n),
+                             "y": y.ravel(), "x": x.ravel()})
+        fit = spatial.spatial_durbin(data, "y", ["x"], w, unit="unit", time="time", vcov="cluster", draws=2)
+        estimates.append(fit.params.to_numpy())
+        errors["cluster"].append(fit.std_errors.to_numpy())
+        errors["ml"].append(np.sqrt(np.diag(fit.extra["covariances"]["ml"].to_numpy())))
+    spread = np.std(estimates, axis=0, ddof=1)
+    cluster_ratio = np.mean(errors["cluster"], axis=0) / spread
+    ml_ratio = np.mean(errors["ml"], axis=0) / spread
+    print("clustered / spread:", cluster_ratio.round(2), "ML / spread:", ml_ratio.round(2))
+    assert np.all((cluster_ratio > 0.8) & (cluster_ratio < 1.25)), cluster_ratio
+    assert ml_ratio[0] < 0.75 and ml_ratio[1] < 0.85  # beta, theta
+
+
+def test_impacts_with_switches_covariance_and_keeps_the_point_estimates(book, cities):
+    w = spatial.inverse_distance_weights(cities, power=2, as_frame=True)
+    fit = spatial.spatial_durbin(book.data, "Safety", X, w, vcov="cluster", draws=300)
+    ml = spatial.impacts_with(fit, "ml", draws=300)
+    plain = spatial.spatial_durbin(book.data, "Safety", X, w, draws=300)
+    assert np.allclose(ml["indirect"], fit.impacts["indirect"])
+    assert np.allclose(ml["indirect_se"], plain.impacts["indirect_se"])
+    assert fit.impacts.loc["Dual_policy", "direct_se"] > 2 * ml.loc["Dual_policy", "direct_se"]
+    with pytest.raises(DidArgumentError, match="vcov='robust' must be one of"):
+        spatial.spatial_durbin(book.data, "Safety", X, w, vcov="robust")
+
+
+def test_spillover_received_equals_the_dense_sum_of_off_diagonal_effects(planted_sdm):
+    w, matrix, data = planted_sdm
+    fit = spatial.spatial_durbin(data, "y", ["x1", "x2"], w, unit="unit", time="time", draws=200)
+    rho, beta, theta = fit.params["rho"], fit.params["x1"], fit.params["W_x1"]
+    s = np.linalg.inv(np.eye(len(matrix)) - rho * matrix) @ (beta * np.eye(len(matrix)) + theta * matrix)
+    off = s - np.diag(np.diag(s))
+    x = data.pivot(index="time", columns="unit", values="x1")[fit.extra["units"]].to_numpy()
+    received = spatial.spillover_received(fit, data, "x1")
+    assert received["estimate"] == pytest.approx((x @ off.T).mean(), rel=1e-10)
+    assert received["std_error"] > 0
+
+
+def test_total_identity_holds_for_row_standardised_weights(cities):
+    w = spatial.inverse_distance_weights(cities, power=2).full()[0]
+    for rho, beta, theta in [(0.3, -0.5, 0.2), (-0.2, 1.0, -0.7)]:
+        total = dense_impacts(rho, [beta], [theta], w)[2][0]
+        check = spatial.sdm_total_identity(beta, theta, rho, total=total)
+        assert check["implied_total"] == pytest.approx(total, rel=1e-10) and abs(check["gap"]) < 1e-10
+    assert spatial.sdm_total_identity(-0.511, -1.441, 0.654)["implied_total"] == pytest.approx(-5.6416, abs=1e-4)
+
+
+# ----------------------------------------------------------------------------------------------
+# The spatial error model and the specification tests
+# ----------------------------------------------------------------------------------------------
+
+def test_spatial_error_matches_spreg_panel_fe_error_on_two_way_demeaned_data(book, cities):
+    import spreg
+
+    w = spatial.inverse_distance_weights(cities, power=2)
+    result = spatial.spatial_error(book.data, "Safety", X, w)
+    matrix, ids = spatial.dense_weights(w)
+    panel = book.data.set_index(["year", "city"]).sort_index()
+    grid = lambda column: panel[column].unstack("city")[ids].to_numpy()  # noqa: E731
+    design = np.stack([spatial.two_way_demean(grid(name)) for name in X], axis=-1).reshape(-1, len(X))
+    y = spatial.two_way_demean(grid("Safety")).reshape(-1, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = spreg.Panel_FE_Error(y, design, w)
+    assert np.allclose(result.params.to_numpy(), reference.betas.ravel(), rtol=1e-5, atol=1e-7)
+    assert np.allclose(result.std_errors.to_numpy(), reference.std_err.ravel(), rtol=1e-5)
+    assert result.log_likelihood == pytest.approx(float(np.squeeze(reference.logll)) + y.size / 2 * np.log(y.size),
+                                                  rel=1e-6)
+
+
+def test_specification_tests_tell_a_spatial_error_world_from_a_spatial_lag_one(cities):
+    """On a panel simulated from a spatial error model, the common-factor restriction (SEM) holds
+    and theta = 0 (SAR) does not; the likelihood ratios are twice the log-likelihood gaps."""
+    w = spatial.distance_band_weights(cities, 0, 400)
+    matrix, ids = spatial.dense_weights(w)
+    rng = np.random.default_rng(2)
+    n, periods = len(ids), 12
+    inverse = np.linalg.inv(np.eye(n) - 0.5 * matrix)
+    x = rng.normal(size=(periods, n, 1))
+    y = np.stack([x[t, :, 0] + inverse @ rng.normal(size=n) for t in range(periods)])
+    data = pd.DataFrame({"unit": np.tile(ids, periods), "time": np.repeat(range(periods), n), "y": y.ravel(),
+                         "x1": x[..., 0].ravel()})
+    tests = spatial.specification_tests(data, "y", ["x1"], w, unit="unit", time="time")
+    fits = tests.attrs["fits"]
+    for name in ("SAR", "SLX", "SEM"):
+        assert tests.loc[name, "LR"] == pytest.approx(2 * (fits["SDM"].log_likelihood - fits[name].log_likelihood))
+        assert tests.loc[name, "LR"] > -1e-6  # each model is nested in the SDM, with the same lags
+    assert tests.loc["SEM", "LR p"] > 0.05 and tests.loc["SEM", "Wald (ML) p"] > 0.05
+    assert tests.loc["SAR", "LR p"] < 0.01 and tests.loc["SLX", "LR p"] < 0.01
+    assert fits["SEM"].params["lambda"] == pytest.approx(0.5, abs=0.1)
+
+
+def test_common_factor_wald_uses_the_delta_method(book, cities):
+    w = spatial.inverse_distance_weights(cities, power=2, as_frame=True)
+    fit = spatial.spatial_durbin(book.data, "Safety", ["Dual_policy", "lnGDP"], w, draws=10)
+    p = fit.params
+    covariance = fit.extra["covariances"]["ml"]
+    names = ["Dual_policy", "lnGDP", "W_Dual_policy", "W_lnGDP", "rho"]
+    value = np.array([p["W_Dual_policy"] + p["rho"] * p["Dual_policy"], p["W_lnGDP"] + p["rho"] * p["lnGDP"]])
+    gradient = np.array([[p["rho"], 0, 1, 0, p["Dual_policy"]], [0, p["rho"], 0, 1, p["lnGDP"]]])
+    v = gradient @ covariance.loc[names, names].to_numpy() @ gradient.T
+    test = spatial.sdm_wald_test(fit, "SEM")
+    assert test["statistic"] == pytest.approx(value @ np.linalg.solve(v, value)) and test["df"] == 2
+
+
+# ----------------------------------------------------------------------------------------------
+# Spillover rings
+# ----------------------------------------------------------------------------------------------
+
+def test_ring_exposure_counts_the_other_treated_units_in_each_ring():
+    cities = pd.DataFrame({"adcode": [1, 2, 3], "lon": [100.0, 100.0, 100.0], "lat": [30.0, 31.0, 40.0]})
+    # 1-2 about 111 km apart, 1-3 and 2-3 about 1,100 and 1,000 km.
+    data = pd.DataFrame({"city": [1, 2, 3, 1, 2, 3], "year": [1, 1, 1, 2, 2, 2], "D": [0, 1, 1, 1, 1, 1]})
+    exposure = spatial.ring_exposure(data, cities, "D", [(0, 500), (500, 2000)])
+    assert list(exposure.columns) == ["exposure_0_500km", "exposure_500_2000km"]
+    assert exposure["exposure_0_500km"].tolist() == [1, 0, 0, 1, 1, 0]
+    assert exposure["exposure_500_2000km"].tolist() == [1, 1, 1, 1, 1, 2]
+
+
+def test_ring_did_is_twfe_with_the_ring_counts_as_regressors(book, cities):
+    import pyfixest as pf
+
+    rings = [(0, 800), (800, 1400)]
+    result = spatial.ring_did(book.data, "Safety", "Dual_policy", cities, rings, controls=CONTROLS)
+    data = pd.concat([book.data, spatial.ring_exposure(book.data, cities, "Dual_policy", rings)], axis=1)
+    fit = pf.feols("Safety ~ Dual_policy + exposure_0_800km + exposure_800_1400km + " + " + ".join(CONTROLS)
+                   + " | city + year", data=data, vcov={"CRV1": "city"})
+    terms = ["Dual_policy", *result.extra["rings"]]
+    assert np.allclose(result.table.loc[terms, "estimate"], fit.coef()[terms], atol=1e-10)
+    assert np.allclose(result.table.loc[terms, "std_error"], fit.se()[terms], rtol=1e-8)
+
+
+# ----------------------------------------------------------------------------------------------
+# Cumulative bands, clustered sweeps and the sweep grid
+# ----------------------------------------------------------------------------------------------
+
+def test_cumulative_bands_start_at_zero_and_share_the_annular_thresholds():
+    annular, cumulative = spatial.default_bands(), spatial.cumulative_bands()
+    assert len(annular) == len(cumulative) == 25
+    assert all(low == 0 for low, _ in cumulative)
+    assert [high for _, high in cumulative] == [high for _, high in annular]
+
+
+def test_clustered_sweep_equals_one_clustered_spatial_durbin_per_band(book, cities):
+    sweep = spatial.distance_band_sweep(book.data, "Safety", X, cities, of="Dual_policy", bands=[(0, 600)],
+                                        alpha=0.10, draws=300, seed=4, progress=False, vcov="cluster")
+    single = spatial.spatial_durbin(book.data, "Safety", X, spatial.distance_band_weights(cities, 0, 600),
+                                    alpha=0.10, draws=300, seed=4, vcov="cluster")
+    assert sweep["theta_se"].iloc[0] == pytest.approx(single.std_errors["W_Dual_policy"], rel=1e-6)
+    assert sweep["ci_low"].iloc[0] == pytest.approx(single.impacts.loc["Dual_policy", "indirect_ci_low"], abs=1e-6)
+
+
+def test_sweep_grid_draws_one_panel_per_reading_and_panel(book):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from citypilots.report import plots
+
+    table = pd.DataFrame({"low_km": [0.0, 100.0], "high_km": [100.0, 200.0], "indirect": [0.1, -0.1],
+                          "ci_low": [0.0, -0.2], "ci_high": [0.2, 0.0], "target_indirect": [0.05, -0.05]})
+    sweeps = {("a", "annular"): table, ("a", "cumulative"): table.assign(low_km=0.0),
+              ("b", "annular"): table, ("b", "cumulative"): table.assign(low_km=0.0)}
+    figure = plots.distance_sweep_grid(sweeps, boundaries_km=(150,), zones=[(0, 100, -1.0), (100, 200, 1.0)])
+    assert len(figure.axes) == 4
+    assert figure.axes[0].get_title().startswith("annular") and figure.axes[1].get_title().startswith("cumulative")
+    assert figure.axes[1].containers[0].lines[0].get_xdata().tolist() == [100.0, 200.0]  # thresholds
+    assert figure.axes[0].containers[0].lines[0].get_xdata().tolist() == [50.0, 150.0]   # midpoints
+    matplotlib.pyplot.close("all")

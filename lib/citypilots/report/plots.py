@@ -656,3 +656,65 @@ def mediation_sensitivity_plot(curves: dict, truths: dict | None = None, realise
     fig.legend(handles, names, fontsize=8, loc="lower center", ncol=3)
     fig.tight_layout(rect=(0, 0.16, 1, 1))
     return fig
+
+
+def _sweep_axis(ax, sweep: pd.DataFrame, reading: str, boundaries_km, zones, level: float) -> None:
+    """One panel of :func:`distance_sweep_grid`."""
+    x = sweep["high_km"] if reading == "cumulative" else (sweep["low_km"] + sweep["high_km"]) / 2
+    for low, high, effect in zones:
+        ax.axvspan(low, high, facecolor="#ececec" if effect < 0 else "white", hatch=None if effect < 0 else "///",
+                   edgecolor="#c8c8c8", lw=0, zorder=0)
+    ax.errorbar(x, sweep["indirect"], yerr=[sweep["indirect"] - sweep["ci_low"], sweep["ci_high"] - sweep["indirect"]],
+                fmt="o", color=PALETTE["dual"], ms=3.5, capsize=1.5, lw=0.9, zorder=3,
+                label=f"estimate ({level:.0%} interval)")
+    if "target_indirect" in sweep:
+        ax.plot(x, sweep["target_indirect"], color="#4d4d4d", lw=1.2, ls="--", zorder=2,
+                label="realised spillover, projected on the design")
+    for boundary in boundaries_km:
+        ax.axvline(boundary, color="#7f7f7f", lw=0.9, ls=":", zorder=1)
+    ax.axhline(0, color="black", lw=0.8, zorder=1)
+    ax.set_xlim(0, float(sweep["high_km"].max()) + 50)
+
+
+def distance_sweep_grid(sweeps: dict, boundaries_km: tuple[float, ...] = (), zones: list | None = None,
+                        level: float = 0.90,
+                        ylabel: str = "indirect effect\n(hundreds of deaths)") -> plt.Figure:
+    """Distance-band sweeps in a grid: rows are panels, columns the annular and cumulative readings.
+
+    ``sweeps``: ``{(panel, reading): sweep}`` with ``reading`` "annular" (each estimate at its
+    band's midpoint) or "cumulative" (at its threshold), each a
+    :func:`citypilots.estimators.spatial.distance_band_sweep` table; its ``target_indirect``, where
+    present, is drawn as a dashed line. ``zones``: ``[(low, high, effect), ...]`` shaded in the
+    first row (grey where the effect is negative, hatched where positive), e.g. the bands of a
+    planted spillover. ``boundaries_km``: dotted vertical lines. All panels share the y axis.
+    """
+    set_style()
+    panels = list(dict.fromkeys(panel for panel, _ in sweeps))
+    readings = list(dict.fromkeys(reading for _, reading in sweeps))
+    fig, axes = plt.subplots(len(panels), len(readings), figsize=(7.8, 2.7 * len(panels) + 0.9), sharey=True,
+                             squeeze=False)
+    titles = {"annular": "annular bands [d - 100, d) km", "cumulative": "cumulative thresholds [0, d) km"}
+    xlabels = {"annular": "band (km; drawn at its midpoint)", "cumulative": "threshold d (km)"}
+    for row, panel in enumerate(panels):
+        for column, reading in enumerate(readings):
+            ax = axes[row, column]
+            _sweep_axis(ax, sweeps[(panel, reading)], reading, boundaries_km, (zones or []) if row == 0 else [], level)
+            if row == 0:
+                ax.set_title(titles.get(reading, reading))
+            if row == len(panels) - 1:
+                ax.set_xlabel(xlabels.get(reading, "distance (km)"))
+            if column == 0:
+                ax.set_ylabel(f"{panel}\n{ylabel}")
+    handles, labels = {}, {}
+    for ax in axes.ravel():
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+    if zones:
+        handles["planted: spillover lowers deaths"] = Patch(facecolor="#ececec", edgecolor="#c8c8c8")
+        handles["planted: spillover raises deaths"] = Patch(facecolor="white", edgecolor="#c8c8c8", hatch="///")
+    if boundaries_km:
+        handles["the paper's boundaries"] = plt.Line2D([], [], color="#7f7f7f", lw=0.9, ls=":")
+    fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=2, fontsize=8)
+    rows_of_legend = (len(handles) + 1) // 2
+    fig.tight_layout(rect=(0, (0.15 + 0.17 * rows_of_legend) / fig.get_figheight(), 1, 1))
+    return fig
