@@ -12,7 +12,7 @@ import sys
 from montecarlo import montecarlo_panels_per_second
 from mechanism import bootstrap_draw_speedup_over_pyfixest, fully_interacted_to_split_twfe, mediation_bootstrap_seconds
 from robustness import placebo_speedup
-from spatial import spatial_durbin_seconds, spatial_sweep_seconds
+from spatial import spatial_durbin_seconds, spatial_measure_seconds, spatial_sweep_seconds
 from synergy import synergy_to_twfe
 from threshold import threshold_bootstrap_seconds
 from timing import best_of
@@ -78,6 +78,7 @@ BENCHMARKS = {
     "placebo_speedup": placebo_speedup,
     "spatial_sweep_seconds": spatial_sweep_seconds,
     "spatial_durbin_seconds": spatial_durbin_seconds,
+    "spatial_measure_seconds": spatial_measure_seconds,
     "montecarlo_panels_per_second": montecarlo_panels_per_second,
     "synergy_to_twfe": synergy_to_twfe,
     "threshold_bootstrap_seconds": threshold_bootstrap_seconds,
