@@ -398,3 +398,55 @@ def test_public_checks_pass_on_the_simulated_panel_and_list_every_problem(sim):
     broken = with_rows(with_rows(data, [0], "dual_year", 2015), data["city"] == data["city"].iloc[-1], "dual_year", 2030)
     with pytest.raises(DidArgumentError, match=re.escape("2 problems")):
         check_cohort(broken, "city", "year", "dual_year")
+
+
+# ----------------------------------------------------------------------------------------------
+# Linear combinations and the two-by-two
+# ----------------------------------------------------------------------------------------------
+
+def test_linear_combination_equals_the_reparametrised_regression(sim):
+    """a + b of y = a x1 + b x2 + ... is the coefficient on x1 in the regression of y on x1 and
+    x2 - x1: same estimate, same clustered standard error (an independent route to sqrt(w'Vw))."""
+    from citypilots.estimators.did import linear_combination
+
+    data = sim.data
+    fit = twfe(data, "Safety", "Innova_policy", controls=("Smart_policy", *CONTROLS))
+    combined = linear_combination(fit, {"Innova_policy": 1.0, "Smart_policy": 1.0})
+    reparametrised = twfe(data.assign(Smart_minus_innovation=data["Smart_policy"] - data["Innova_policy"]),
+                          "Safety", "Innova_policy", controls=("Smart_minus_innovation", *CONTROLS))
+    assert combined["estimate"] == pytest.approx(reparametrised.estimate(), abs=1e-10)
+    assert combined["std_error"] == pytest.approx(reparametrised.std_error(), rel=1e-8)
+    assert (combined["ci_low"], combined["ci_high"]) == pytest.approx(reparametrised.conf_int(), rel=1e-8)
+    single = linear_combination(fit, {"Smart_policy": 1.0})
+    row = fit.table.loc["Smart_policy"]
+    assert [single[k] for k in RESULT_COLUMNS] == pytest.approx([float(row[k]) for k in RESULT_COLUMNS])
+    dynamic = event_study(sim.data, "Safety", cohort="dual_year", window=(-3, 3))
+    average = linear_combination(dynamic, {e: 0.25 for e in range(-1, 3)})  # the reference -1 adds nothing
+    assert average["estimate"] == pytest.approx(dynamic.table.loc[0:2, "estimate"].sum() / 4)
+    with pytest.raises(DidArgumentError, match="cannot combine"):
+        linear_combination(fit, {"lnGDP_typo": 1.0})
+
+
+def test_two_by_two_is_the_twfe_coefficient_on_two_groups_and_two_years(sim):
+    from citypilots.estimators.did import two_by_two
+
+    data = sim.data
+    cohort = data.groupby("city")["dual_year"].first()
+    treated = list(cohort.index[cohort == 2013])
+    never = data.groupby("city")[["innovative_year", "smart_year"]].first().isna().all(axis=1)
+    control = list(never.index[never])
+    table = two_by_two(data, "Safety", treated, control, before=2012, after=2016)
+    means = data[data["year"].isin([2012, 2016])].groupby([data["city"].isin(treated), "year"])["Safety"]
+    assert table.loc["treated", 2016] == pytest.approx(data[data["city"].isin(treated) & (data["year"] == 2016)]["Safety"].mean())
+    sample = data[data["city"].isin(treated + control) & data["year"].isin([2012, 2016])].copy()
+    sample["treated_after"] = (sample["city"].isin(treated) & (sample["year"] == 2016)).astype(int)
+    assert table.loc["treated - control", "change"] == pytest.approx(twfe(sample, "Safety", "treated_after").estimate(),
+                                                                    abs=1e-10)
+    assert table.attrs == {"n_treated": len(treated), "n_control": len(control)}
+    assert means.ngroups == 4
+    with pytest.raises(DidArgumentError, match="both treated and control"):
+        two_by_two(data, "Safety", treated, treated[:1] + control, before=2012, after=2016)
+    with pytest.raises(DidArgumentError, match="before"):
+        two_by_two(data, "Safety", treated, control, before=2016, after=2012)
+    with pytest.raises(DidArgumentError, match="no row in year"):
+        two_by_two(data, "Safety", treated, control, before=2000, after=2016)

@@ -6,6 +6,8 @@ planted in the simulated panel, the Goodman-Bacon identity, and argument checks.
 
 from __future__ import annotations
 
+import warnings
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -382,3 +384,74 @@ def test_units_treated_from_the_first_period_are_dropped_with_a_warning(mpdta):
     with pytest.warns(UserWarning, match=r"1 unit.*'cohort'.*dropped"):
         result = att_gt(always, **MPDTA)
     assert result.n_units == 499
+
+
+# ----------------------------------------------------------------------------------------------
+# Base periods, collected warnings, de Chaisemartin-D'Haultfoeuille weights
+# ----------------------------------------------------------------------------------------------
+
+def test_universal_base_period_changes_only_the_pre_period_cells(mpdta):
+    """Post-period ATT(g, t) and every aggregation over them are the same with either base period;
+    a pre-period cell with the varying base is the universal path's year-on-year change, and the
+    universal reference (g - 1) is 0 with no standard error (R did)."""
+    varying = att_gt(mpdta, base_period="varying", **MPDTA)
+    universal = att_gt(mpdta, base_period="universal", **MPDTA)
+    v = varying.table.set_index(["group", "time"])["estimate"]
+    u = universal.table.set_index(["group", "time"])
+    post = [cell for cell in v.index if cell[1] >= cell[0]]
+    assert np.allclose(v.loc[post], u.loc[post, "estimate"], atol=1e-12)
+    for group, time in v.index:
+        if time < group - 1 and (group, time - 1) in u.index:  # varying: t vs t - 1
+            expected = u.loc[(group, time), "estimate"] - u.loc[(group, time - 1), "estimate"]
+            assert v.loc[(group, time)] == pytest.approx(expected, abs=1e-10)
+    references = u[[t == g - 1 for g, t in u.index]]
+    assert (references["estimate"] == 0).all() and references["std_error"].isna().all()
+    for kind in ("simple", "group", "calendar"):
+        assert varying.aggregate(kind).estimate() == pytest.approx(universal.aggregate(kind).estimate(), abs=1e-12)
+    dynamic = universal.aggregate("dynamic").table
+    assert dynamic.loc[-1, "estimate"] == 0 and np.isnan(dynamic.loc[-1, "std_error"])
+    assert "universal base period" in universal.estimator
+    with pytest.raises(DidArgumentError, match=r"base_period='fixed'.*'varying'.*'universal'"):
+        att_gt(mpdta, base_period="fixed", **MPDTA)
+
+
+def test_diff_diff_warnings_are_collected_not_printed(heterogeneous):
+    """With six covariates and a few dual-pilot cities per cohort the propensity scores nearly
+    separate: diff_diff warns, and the warnings land in the result instead of the output."""
+    sample = heterogeneous.data[heterogeneous.data["dual_year"].notna()
+                                | (heterogeneous.data["innovative_year"].isna()
+                                   & heterogeneous.data["smart_year"].isna())]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = att_gt(sample, covariates=["lnGDP", "PF", "TR", "FA", "UL", "ER"], **SIM)
+        sun = sun_abraham(sample, covariates=["lnGDP", "ER"], **SIM)
+        imputed = imputation(sample, covariates=["lnGDP", "ER"], **SIM)
+    assert not caught
+    assert any("Events Per Variable" in message for message in result.warnings)
+    assert isinstance(sun.extra["warnings"], tuple) and isinstance(imputed.extra["warnings"], tuple)
+
+
+def test_twfe_weights_are_de_chaisemartin_dhaultfoeuille_theorem_1(heterogeneous):
+    """The weights recombine the treated cells' effects into the TWFE coefficient exactly (a
+    noiseless panel with arbitrary effects), and the share of negative weights equals
+    diff_diff.twowayfeweights'."""
+    from citypilots.estimators.did import twfe
+    from citypilots.estimators.staggered import twfe_weights
+
+    data = heterogeneous.data
+    dual_only = data[data["dual_year"].notna()].reset_index(drop=True)
+    rng = np.random.default_rng(7)
+    effects = np.where(dual_only["Dual_policy"] == 1, rng.normal(-0.5, 0.3, len(dual_only)), 0.0)
+    units = dual_only["city"].astype("category").cat.codes.to_numpy()
+    years = dual_only["year"].to_numpy() - 2008
+    noiseless = dual_only.assign(Safety=rng.normal(size=units.max() + 1)[units] + 0.1 * years + effects)
+    weights = twfe_weights(noiseless, "Safety", "Dual_policy")
+    assert weights.table["weight"].sum() == pytest.approx(1.0)
+    treated_effects = effects[dual_only["Dual_policy"].to_numpy() == 1]
+    coefficient = twfe(noiseless, "Safety", "Dual_policy").estimate()
+    assert weights.implied_by(treated_effects) == pytest.approx(coefficient, abs=1e-10)
+    assert weights.twfe == pytest.approx(coefficient, abs=1e-10)
+    assert weights.share_negative == pytest.approx(weights.fitted.fraction_negative)
+    assert weights.share_negative > 0 and weights.negative_sum < 0
+    with_never = twfe_weights(data, "Safety", "Dual_policy")
+    assert with_never.share_negative == pytest.approx(with_never.fitted.fraction_negative)

@@ -116,7 +116,8 @@ def test_event_study_plot_marks_zero_reference_and_truth():
     ax = figure.axes[0]
     assert any(line.get_xdata()[0] == -1 and line.get_linestyle() == "--" for line in ax.lines)
     assert any(list(line.get_ydata()) == [0, 0] for line in ax.lines)  # the zero line
-    assert "planted truth" in " ".join(t.get_text() for t in ax.get_legend().get_texts())
+    assert "realised truth" in " ".join(t.get_text() for t in ax.get_legend().get_texts())
+    assert [tick.get_text() for tick in ax.get_xticklabels()] == ["-2", "-1", "0"]  # integer ticks
 
 
 def test_estimates_against_truths_sets_every_estimator_beside_every_truth():

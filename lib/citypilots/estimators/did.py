@@ -8,10 +8,13 @@ want more. Estimators:
 
 - :func:`twfe`: two-way fixed effects, city and year effects, clustered by unit (pyfixest).
 - :func:`event_study`: the dynamic TWFE specification with a window, binned end points and a
-  reference period; :func:`pretrend_test`, the joint test of its leads (a :func:`wald_test`).
+  reference period; :func:`pretrend_test`, the joint test of its leads (a :func:`wald_test`);
+  :func:`linear_combination` of its coefficients (e.g. the post-period average).
+- :func:`two_by_two`: the 2x2 DID of group means, the building block of them all.
 - :func:`att_gt` (Callaway and Sant'Anna), :func:`sun_abraham`, :func:`imputation`
-  (Borusyak, Jaravel and Spiess) and :func:`bacon_decomposition` (Goodman-Bacon): the
-  heterogeneity-robust estimators, in :mod:`citypilots.estimators.staggered` and re-exported here.
+  (Borusyak, Jaravel and Spiess), :func:`bacon_decomposition` (Goodman-Bacon) and
+  :func:`twfe_weights` (de Chaisemartin and D'Haultfoeuille): the heterogeneity-robust
+  estimators and diagnostics, in :mod:`citypilots.estimators.staggered` and re-exported here.
 
 Conventions: ``cohort`` is the first year a unit is treated, missing (NA) for a never-treated
 unit; a treatment dummy is absorbing (0 before the cohort year, 1 from it on).
@@ -282,6 +285,72 @@ def wald_test(result: DidResult, terms: Sequence[Any], null: float | Sequence[fl
     }
 
 
+def linear_combination(result: DidResult, weights: dict, alpha: float = 0.05) -> dict:
+    """A linear combination ``sum_k w_k b_k`` of a regression's coefficients, with its inference.
+
+    ``weights``: label of ``result.table`` (a term, or an event time of :func:`event_study`) ->
+    weight; a reference period (normalised to 0) may be listed and adds nothing. Standard error
+    from the clustered (CRV1) covariance of the fit, ``sqrt(w' V w)``; interval and p-value from
+    t(G-1), as the coefficients' own (Stata's ``lincom`` after a clustered regression). Returns
+    ``estimate``, ``std_error``, ``ci_low``, ``ci_high``, ``p_value`` and ``terms``.
+    """
+    check_alpha(alpha)
+    names_of = result.extra.get("terms", {})
+    reference = result.extra.get("reference")
+    chosen = {term: float(w) for term, w in weights.items() if not (reference is not None and term == reference)}
+    names = [names_of.get(term, term) for term in chosen]
+    unknown = [term for term, name in zip(chosen, names) if name not in result.fitted._coefnames]
+    if unknown or not chosen:
+        raise DidArgumentError(f"cannot combine {unknown or 'no terms'}: the terms must be estimated rows of "
+                               f"the result's table ({list(result.table.index)})")
+    w = np.array(list(chosen.values()))
+    estimate = float(w @ result.fitted.coef()[names].to_numpy())
+    covariance = _coefficient_covariance(result.fitted).loc[names, names].to_numpy()
+    std_error = float(np.sqrt(w @ covariance @ w))
+    df = result.extra.get("n_clusters", result.n_units) - 1
+    critical = stats.t.ppf(1 - alpha / 2, df)
+    return {"estimate": estimate, "std_error": std_error, "ci_low": estimate - critical * std_error,
+            "ci_high": estimate + critical * std_error,
+            "p_value": float(2 * stats.t.sf(abs(estimate / std_error), df)), "terms": list(chosen)}
+
+
+def two_by_two(data: pd.DataFrame, y: str, treated: Iterable, control: Iterable, before: int, after: int,
+               unit: str = "city", time: str = "year") -> pd.DataFrame:
+    """The 2x2 difference in differences, the building block of every DID estimator.
+
+    Mean of ``y`` in the ``treated`` and ``control`` units (iterables of unit ids) in the years
+    ``before`` and ``after``; the change of each group; and the difference of the changes,
+    ``(treated after - treated before) - (control after - control before)``, in the cell
+    ("treated - control", "change"). Equal to the TWFE coefficient of a dummy (treated x after) on
+    those two groups and two years (Goodman-Bacon 2021 builds TWFE from such 2x2s). Rows:
+    ``"treated"``, ``"control"``, ``"treated - control"``; columns: ``before``, ``after``,
+    ``"change"``; ``attrs`` holds the numbers of units.
+    """
+    treated, control = list(treated), list(control)
+    check_columns(data, [y, unit, time])
+    problems = []
+    if not treated or not control:
+        problems.append("two_by_two needs at least one treated and one control unit")
+    if set(treated) & set(control):
+        problems.append(f"units {sorted(set(treated) & set(control))[:5]} are both treated and control")
+    if before >= after:
+        problems.append(f"before ({before}) must come before after ({after})")
+    _raise_problems(problems)
+    rows = data[data[time].isin([before, after])]
+    means = {}
+    for name, units in (("treated", treated), ("control", control)):
+        chosen = rows[rows[unit].isin(units)]
+        missing = {before, after} - set(chosen[time])
+        if missing:
+            raise DidArgumentError(f"the {name} units have no row in {time} {sorted(missing)}")
+        means[name] = chosen.groupby(time)[y].mean()
+    table = pd.DataFrame(means).T[[before, after]]
+    table["change"] = table[after] - table[before]
+    table.loc["treated - control"] = table.loc["treated"] - table.loc["control"]
+    table.attrs.update(n_treated=len(set(treated)), n_control=len(set(control)))
+    return table
+
+
 def pretrend_test(result: DidResult) -> dict:
     """Joint test that every lead of an event study (event time before the reference) is zero.
 
@@ -305,11 +374,11 @@ def pretrend_test(result: DidResult) -> dict:
 # Heterogeneity-robust estimators, defined in citypilots.estimators.staggered
 # ----------------------------------------------------------------------------------------------
 
-from .staggered import att_gt, bacon_decomposition, imputation, sun_abraham  # noqa: E402  (after the TWFE code it builds on)
+from .staggered import att_gt, bacon_decomposition, imputation, sun_abraham, twfe_weights  # noqa: E402  (after the TWFE code it builds on)
 
 __all__ = [
     "DidArgumentError", "DidResult", "RESULT_COLUMNS", "att_gt", "bacon_decomposition",
     "check_alpha", "check_binary", "check_cohort", "check_columns", "check_no_missing",
-    "check_numeric", "check_unique_unit_time", "event_study", "imputation", "pretrend_test",
-    "sun_abraham", "twfe", "wald_test",
+    "check_numeric", "check_unique_unit_time", "event_study", "imputation", "linear_combination",
+    "pretrend_test", "sun_abraham", "twfe", "twfe_weights", "two_by_two", "wald_test",
 ]

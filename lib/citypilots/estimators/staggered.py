@@ -16,6 +16,8 @@ never-treated unit). Treatment is absorbing: a unit is treated from its cohort p
   estimator, overall ATT and effects by horizon, their conservative clustered variance.
 - :func:`bacon_decomposition`: Goodman-Bacon (2021, J. Econometrics 225(2)) decomposition of the
   two-way fixed effects (TWFE) estimate into its 2x2 comparisons.
+- :func:`twfe_weights`: de Chaisemartin and D'Haultfoeuille (2020, Am. Econ. Rev. 110(9)) weights
+  of the TWFE coefficient on the treated cells' effects, and the share that is negative.
 
 What is wrapped and what is written here. The estimates come from ``diff_diff``
 (``CallawaySantAnna``, ``SunAbraham``, ``ImputationDiD``, ``BaconDecomposition``), which codes a
@@ -47,6 +49,7 @@ from .estimates import (RESULT_COLUMNS, DidArgumentError, DidResult, check_alpha
 
 CONTROL_GROUPS = {"never": "never_treated", "notyet": "not_yet_treated"}
 AGGREGATIONS = ("simple", "dynamic", "group", "calendar")
+BASE_PERIODS = ("varying", "universal")
 ESTIMATION_METHODS = ("dr", "ipw", "reg")
 OVERALL = "ATT"  # the label of the overall row of every table here
 COMPARISON_TYPES = {
@@ -100,6 +103,16 @@ def _prepare(data: pd.DataFrame, y: str, unit: str, time: str, cohort: str,
     return frame.reset_index(drop=True), shift
 
 
+def _fit_collecting_warnings(model, frame: pd.DataFrame, y: str, unit: str, time: str,
+                             covariates: Sequence[str] | None) -> tuple[Any, tuple[str, ...]]:
+    """``model.fit`` on the diff_diff frame; its warnings returned (distinct, in order), not printed."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fitted = model.fit(frame, outcome=y, unit=unit, time=time, first_treat=_FIRST_TREAT,
+                           covariates=list(covariates) if covariates else None)
+    return fitted, tuple(dict.fromkeys(str(w.message) for w in caught))
+
+
 def _never_treated_required(frame: pd.DataFrame, cohort: str) -> None:
     if not (frame[_FIRST_TREAT] == 0).any():
         raise DidArgumentError(f"no never-treated unit (NA in column {cohort!r}) to serve as control; "
@@ -136,9 +149,13 @@ class GroupTimeATT:
     """Group-time average treatment effects ATT(g, t) (Callaway and Sant'Anna 2021).
 
     ``table``: one row per (group, time) with the columns ``group``, ``time`` and
-    :data:`citypilots.estimators.did.RESULT_COLUMNS` (pre-treatment rows are placebo ATTs against the
-    previous period, R ``did``'s ``base_period = "varying"``). ``fitted``: the
-    ``diff_diff.CallawaySantAnnaResults``. :meth:`aggregate` gives the summary parameters.
+    :data:`citypilots.estimators.did.RESULT_COLUMNS`. Pre-treatment rows are placebo ATTs: with
+    ``base_period == "varying"`` (R ``did``'s default) against the previous period (year-on-year
+    changes), with ``"universal"`` against the year before the group's first treated period, whose
+    own row is the reference (0, missing standard error), as in a TWFE event study normalised at
+    -1. ``fitted``: the ``diff_diff.CallawaySantAnnaResults``. ``warnings``: the distinct
+    messages ``diff_diff`` raised while fitting (e.g. a propensity score that nearly separates the
+    groups), kept here instead of printed. :meth:`aggregate` gives the summary parameters.
     """
 
     table: pd.DataFrame
@@ -151,6 +168,8 @@ class GroupTimeATT:
     control_group: str
     influence: np.ndarray = field(repr=False)  # (units, cells): se of a linear combination w = ||influence @ w||
     unit_cohort: np.ndarray = field(repr=False)  # each unit's group (NaN = never treated)
+    base_period: str = "varying"
+    warnings: tuple[str, ...] = ()
 
     def aggregate(self, kind: str = "simple") -> DidResult:
         """Aggregate the ATT(g, t) as R ``did::aggte(type = kind)`` does (Callaway and Sant'Anna 2021, Sec. 3).
@@ -168,6 +187,9 @@ class GroupTimeATT:
         _check_choice("kind", kind, AGGREGATIONS)
         labels, estimates, influence = _aggregate(self.table, self.influence, self.unit_cohort, kind)
         se = np.sqrt(np.sum(influence**2, axis=0))
+        # A universal base period's reference (event time -1 in the dynamic aggregation) is 0 by
+        # construction: no standard error, as in R did.
+        se = np.where(np.all(influence == 0, axis=0) & (estimates == 0), np.nan, se)
         table = _normal_inference(estimates, se, self.alpha)
         table.index = pd.Index(labels, dtype=object, name={"simple": "term", "dynamic": "event_time",
                                                            "group": "group", "calendar": "time"}[kind])
@@ -183,17 +205,23 @@ class GroupTimeATT:
 
 def att_gt(data: pd.DataFrame, y: str, unit: str, time: str, cohort: str, control_group: str = "never",
            covariates: Sequence[str] | None = None, alpha: float = 0.05,
-           estimation_method: str = "dr") -> GroupTimeATT:
+           estimation_method: str = "dr", base_period: str = "varying") -> GroupTimeATT:
     """Group-time ATTs of Callaway and Sant'Anna (2021, J. Econometrics), via ``diff_diff``.
 
     ``control_group``: ``"never"`` (never-treated units) or ``"notyet"`` (never and not yet
     treated). ``covariates``: conditioning variables for parallel trends (their base-period
     values, as in R ``did``); ``estimation_method``: ``"dr"`` (doubly robust, default),
-    ``"ipw"`` or ``"reg"``. Base period ``"varying"`` (R's default). Standard errors: analytic,
-    from the influence functions, clustered by unit; no bootstrap.
+    ``"ipw"`` or ``"reg"``. ``base_period``: ``"varying"`` (R's default: a pre-treatment cell
+    compares year t with year t - 1) or ``"universal"`` (every cell compares with the year
+    before the group's first treated year, so pre-treatment estimates are long differences
+    comparable with an event study normalised at -1). Post-treatment cells, and so the simple,
+    group and calendar aggregations, are the same either way. Standard errors: analytic, from
+    the influence functions, clustered by unit; no bootstrap. ``diff_diff``'s warnings are
+    collected in the result's ``warnings``, not printed.
     """
     _check_choice("control_group", control_group, tuple(CONTROL_GROUPS))
     _check_choice("estimation_method", estimation_method, ESTIMATION_METHODS)
+    _check_choice("base_period", base_period, BASE_PERIODS)
     check_alpha(alpha)
     frame, shift = _prepare(data, y, unit, time, cohort, covariates)
     if control_group == "never":
@@ -201,9 +229,8 @@ def att_gt(data: pd.DataFrame, y: str, unit: str, time: str, cohort: str, contro
     from diff_diff import CallawaySantAnna
 
     model = CallawaySantAnna(control_group=CONTROL_GROUPS[control_group], estimation_method=estimation_method,
-                             alpha=alpha, n_bootstrap=0, base_period="varying")
-    fitted = model.fit(frame, outcome=y, unit=unit, time=time, first_treat=_FIRST_TREAT,
-                       covariates=list(covariates) if covariates else None)
+                             alpha=alpha, n_bootstrap=0, base_period=base_period)
+    fitted, messages = _fit_collecting_warnings(model, frame, y, unit, time, covariates)
     kit = getattr(fitted, "_aggregation_kit", None)
     if kit is None or not kit.influence:
         raise RuntimeError("diff_diff's CallawaySantAnna result carries no influence functions "
@@ -229,9 +256,10 @@ def att_gt(data: pd.DataFrame, y: str, unit: str, time: str, cohort: str, contro
     return GroupTimeATT(
         table=table, n_obs=int(fitted.n_obs), n_units=n_units, fitted=fitted,
         estimator=f"Callaway-Sant'Anna ({label} controls{', covariates' if covariates else ''}, "
-                  f"{estimation_method})",
+                  f"{estimation_method}, {base_period} base period)",
         inference=f"analytic influence-function standard errors, clustered by {unit}",
         alpha=alpha, control_group=control_group, influence=influence, unit_cohort=unit_cohort,
+        base_period=base_period, warnings=messages,
     )
 
 
@@ -334,8 +362,7 @@ def sun_abraham(data: pd.DataFrame, y: str, unit: str, time: str, cohort: str,
     from diff_diff import SunAbraham
 
     model = SunAbraham(control_group="never_treated", alpha=alpha, n_bootstrap=0)
-    fitted = model.fit(frame, outcome=y, unit=unit, time=time, first_treat=_FIRST_TREAT,
-                       covariates=list(covariates) if covariates else None)
+    fitted, messages = _fit_collecting_warnings(model, frame, y, unit, time, covariates)
     rows = {int(e): v for e, v in fitted.event_study_effects.items()}
     rows.setdefault(-1, None)
     times = sorted(rows)
@@ -357,7 +384,8 @@ def sun_abraham(data: pd.DataFrame, y: str, unit: str, time: str, cohort: str,
         estimator="Sun-Abraham (never-treated controls" + (", covariates)" if covariates else ")"),
         table=table, n_obs=int(fitted.n_obs), n_units=int(frame[unit].nunique()),
         inference=f"clustered by {unit} (CR1)", main_term=OVERALL, fitted=fitted,
-        extra={"overall": (float(fitted.overall_att), float(fitted.overall_se)), "reference": -1},
+        extra={"overall": (float(fitted.overall_att), float(fitted.overall_se)), "reference": -1,
+               "warnings": messages},
     )
 
 
@@ -387,8 +415,7 @@ def imputation(data: pd.DataFrame, y: str, unit: str, time: str, cohort: str,
     from diff_diff import ImputationDiD
 
     model = ImputationDiD(alpha=alpha, n_bootstrap=0)
-    fitted = model.fit(frame, outcome=y, unit=unit, time=time, first_treat=_FIRST_TREAT,
-                       covariates=list(covariates) if covariates else None)
+    fitted, messages = _fit_collecting_warnings(model, frame, y, unit, time, covariates)
     records, index = [], []
     if wanted:
         by_horizon = fitted.aggregate("event_study").to_dataframe().set_index("event_time")
@@ -410,7 +437,7 @@ def imputation(data: pd.DataFrame, y: str, unit: str, time: str, cohort: str,
         table=table, n_obs=int(fitted.n_obs), n_units=int(frame[unit].nunique()),
         inference=f"conservative variance (BJS Theorem 3), clustered by {unit}", main_term=OVERALL,
         fitted=fitted, extra={"overall": (float(fitted.overall_att), float(fitted.overall_se)),
-                              "n_treated_obs": int(fitted.n_treated_obs)},
+                              "n_treated_obs": int(fitted.n_treated_obs), "warnings": messages},
     )
 
 
@@ -478,3 +505,68 @@ def bacon_decomposition(data: pd.DataFrame, y: str, unit: str, time: str, cohort
     })
     return BaconResult(table=table, twfe=float(fitted.twfe_estimate), n_obs=len(frame),
                        n_units=int(frame[unit].nunique()), outcome=y, fitted=fitted)
+
+
+# ----------------------------------------------------------------------------------------------
+# de Chaisemartin and D'Haultfoeuille: the weights of TWFE on the treated cells
+# ----------------------------------------------------------------------------------------------
+
+@dataclass
+class TwfeWeights:
+    """The weights a TWFE coefficient puts on each treated cell's effect (de Chaisemartin and
+    D'Haultfoeuille 2020, Theorem 1).
+
+    ``table``: one row per treated (unit, time) cell with ``weight`` (summing to 1 over the
+    treated cells; negative where the cell's effect enters the coefficient with a minus sign).
+    ``twfe``: the TWFE coefficient of the treatment dummy (unit and time effects, no controls).
+    ``share_negative``: the share of treated cells with a negative weight; ``negative_sum``: the
+    sum of the negative weights. ``fitted``: ``diff_diff``'s ``TWFEWeightsResult``.
+    """
+
+    table: pd.DataFrame
+    twfe: float
+    share_negative: float
+    negative_sum: float
+    fitted: Any = field(repr=False, default=None)
+
+    def implied_by(self, effects: pd.Series) -> float:
+        """``sum_cells weight x effect``: what the TWFE coefficient estimates when parallel trends
+        hold and the treated cells' effects are ``effects`` (aligned with ``table``'s rows)."""
+        return float(self.table["weight"].to_numpy() @ np.asarray(effects, dtype=float))
+
+
+def twfe_weights(data: pd.DataFrame, y: str, treatment: str, unit: str = "city",
+                 time: str = "year") -> TwfeWeights:
+    """Theorem 1 weights of de Chaisemartin and D'Haultfoeuille (2020, Am. Econ. Rev. 110(9)).
+
+    Under parallel trends, the TWFE coefficient of a 0/1 ``treatment`` with unit and time effects
+    is ``sum w_it TE_it`` over the treated cells, with ``w_it = e_it / sum_treated e_it`` and
+    ``e_it`` the residual of the treatment dummy on the unit and time effects. A cell gets a
+    negative weight when its unit is treated in a period in which many units are treated, or
+    has been treated for long: its effect is then subtracted. The residuals come from pyfixest
+    (``D ~ 1 | unit + time``); the coefficient and the share of negative weights are checked
+    against ``diff_diff.twowayfeweights`` (the port of Stata/R ``twowayfeweights``), whose own
+    weights table is on another scale (the tests compare the two).
+    """
+    check_columns(data, [y, treatment, unit, time])
+    check_numeric(data, [y, treatment])
+    check_no_missing(data, [y, treatment, unit, time])
+    check_unique_unit_time(data, unit, time)
+    values = data[treatment]
+    if not values.isin([0, 1]).all():
+        raise DidArgumentError(f"column {treatment!r} must be a 0/1 dummy")
+    import pyfixest as pf
+    from diff_diff import twowayfeweights
+
+    frame = data[[unit, time]].reset_index(drop=True).copy()
+    frame["_D"] = values.to_numpy(dtype=float)
+    residual = pf.feols(f"_D ~ 1 | {unit} + {time}", data=frame, fixef_rm="none").resid()
+    treated = frame["_D"].to_numpy() == 1
+    weights = residual[treated] / residual[treated].sum()
+    table = frame.loc[treated, [unit, time]].reset_index(drop=True)
+    table["weight"] = weights
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fitted = twowayfeweights(data, y, unit=unit, time=time, treatment=treatment)
+    return TwfeWeights(table=table, twfe=float(fitted.beta_fe), share_negative=float(np.mean(weights < 0)),
+                       negative_sum=float(weights[weights < 0].sum()), fitted=fitted)

@@ -64,23 +64,27 @@ def _unflat(row: Mapping, label: str) -> dict:
 
 def evidence_table(measure: Callable, book, null_worlds: Mapping[str, str | None] | None = None,
                    seeds: Iterable[int] = range(20), spec=None, n_jobs: int = 1, scheduler=None,
-                   progress: bool = False, decimals: int = 3,
+                   progress: bool = False, decimals: int = 3, seed_truth: bool = False,
                    worlds: Mapping[str, dict] | None = None) -> pd.DataFrame:
     """The evidence table of the headlines ``measure`` fits (see the module docstring).
 
     ``book``: the chapter's panel. ``null_worlds``: label -> the effect whose null world tests it
-    (a name for :func:`~citypilots.simulation.specification.null_world`, or None for no null
-    world); labels left out have none. ``seeds``: the simulated panels of the spread (the book's
+    (a name for :func:`~citypilots.simulation.specification.null_world` or for an entry of
+    ``worlds`` (name -> overrides), a dict of overrides for a null world that no name covers,
+    or None for no null world); labels left out have none. Labels whose null worlds have the
+    same overrides share one run. ``seeds``: the simulated panels of the spread (the book's
     own seed is not among them by default). ``spec``: the specification (default: the main
     paper's). ``n_jobs`` / ``scheduler``: as in :func:`replicate`.
 
     Returns one row per headline with the columns ("This book", "estimate" / "s.e." / "95%
     interval"), ("Truth", "realised"), ("Null world", "estimate"), ("Over N seeds", "mean" / "SD" /
     "coverage" / "rejects 0"), ("Null world over N seeds", "rejects 0"); numbers rounded to
-    ``decimals``. The unrounded numbers are in ``table.attrs["numbers"]`` (label -> dict), for
-    glueing into the text; they also hold the realised truth in the null world (``null_truth``
-    on the book's seed, ``null_seed_truth`` averaged over the seeds), for null worlds in which
-    the truth is not zero, and the estimate's mean over the null world's seeds (``null_seed_mean``).
+    ``decimals``; with ``seed_truth``, also ("Over N seeds", "truth"), the mean realised truth the
+    mean estimate is read against. The unrounded numbers are in ``table.attrs["numbers"]`` (label
+    -> dict), for glueing into the text; they also hold the realised truth in the null world
+    (``null_truth`` on the book's seed, ``null_seed_truth`` averaged over the seeds), for null
+    worlds in which the truth is not zero, and the estimate's mean over the null world's seeds
+    (``null_seed_mean``).
     """
     seeds = list(seeds)
     null_worlds = dict(null_worlds or {})
@@ -89,15 +93,17 @@ def evidence_table(measure: Callable, book, null_worlds: Mapping[str, str | None
     spread = replicate(functools.partial(_flat, measure, None), spec=spec, seeds=seeds, n_jobs=n_jobs,
                        scheduler=scheduler, progress=progress)
     own_seed = load_spec(spec)["seed"]
+    overrides_of = {label: _null_overrides(effect, spec, worlds) for label, effect in null_worlds.items() if effect}
     null_rows: dict[str, pd.DataFrame] = {}
-    for effect in sorted({effect for effect in null_worlds.values() if effect}):
-        members = tuple(label for label in labels if null_worlds.get(label) == effect)
-        null_rows[effect] = replicate(functools.partial(_flat, measure, members), spec=spec,
-                                      seeds=[own_seed, *[s for s in seeds if s != own_seed]],
-                                      overrides=(dict(worlds[effect]) if worlds and effect in worlds
-                                                 else null_world(effect, spec)),
-                                      n_jobs=n_jobs, scheduler=scheduler,
-                                      progress=progress)
+    for key in sorted({_overrides_key(overrides) for overrides in overrides_of.values()}):
+        members = tuple(label for label in labels
+                        if label in overrides_of and _overrides_key(overrides_of[label]) == key)
+        if not members:
+            continue
+        null_rows[key] = replicate(functools.partial(_flat, measure, members), spec=spec,
+                                   seeds=[own_seed, *[s for s in seeds if s != own_seed]],
+                                   overrides=overrides_of[members[0]], n_jobs=n_jobs, scheduler=scheduler,
+                                   progress=progress)
     numbers, records = {}, {}
     for label in labels:
         here = on_book[label]
@@ -105,8 +111,8 @@ def evidence_table(measure: Callable, book, null_worlds: Mapping[str, str | None
                          ci_high=f"{label}|ci_high", p_value=f"{label}|p_value")
         effect = null_worlds.get(label)
         null_here, null_rejection, null_truth, null_seed_truth, null_mean = (math.nan,) * 5
-        if effect:
-            rows = null_rows[effect]
+        if effect and label in overrides_of:
+            rows = null_rows[_overrides_key(overrides_of[label])]
             null_here = _unflat(rows.iloc[0], label)["estimate"]
             null_rejection = float((rows.iloc[1:][f"{label}|p_value"] < 0.05).mean())
             null_truth = _unflat(rows.iloc[0], label)["truth"]
@@ -117,18 +123,33 @@ def evidence_table(measure: Callable, book, null_worlds: Mapping[str, str | None
                           "coverage": over["coverage"], "rejection_rate": over["rejection_rate"],
                           "null_rejection_rate": null_rejection, "null_truth": null_truth,
                           "null_seed_truth": null_seed_truth, "null_seed_mean": null_mean}
-        records[label] = _record(numbers[label], len(seeds), decimals)
+        records[label] = _record(numbers[label], len(seeds), decimals, seed_truth)
     table = pd.DataFrame.from_dict(records, orient="index")
     table.columns = pd.MultiIndex.from_tuples(table.columns)
     table.attrs["numbers"] = numbers
     return table
 
 
-def _record(n: dict, n_seeds: int, decimals: int) -> dict:
+def _null_overrides(effect: str | Mapping, spec, worlds: Mapping[str, dict] | None = None) -> dict:
+    """The overrides of a null world: given as a dict, named in ``worlds``, or named by
+    :func:`null_world`."""
+    if isinstance(effect, Mapping):
+        return dict(effect)
+    if worlds and effect in worlds:
+        return dict(worlds[effect])
+    return null_world(effect, spec)
+
+
+def _overrides_key(overrides: Mapping) -> str:
+    return repr(sorted((key, repr(value)) for key, value in overrides.items()))
+
+
+def _record(n: dict, n_seeds: int, decimals: int, seed_truth: bool = False) -> dict:
     def number(value, fmt=f"{{:.{decimals}f}}"):
         return "" if value is None or (isinstance(value, float) and math.isnan(value)) else fmt.format(value)
 
     share = "{:.0%}"
+    truth_mean = {(f"Over {n_seeds} seeds", "truth"): number(n["seed_truth"])} if seed_truth else {}
     return {
         ("This book", "estimate"): number(n["estimate"]),
         ("This book", "s.e."): f"({number(n['std_error'])})" if not math.isnan(n["std_error"]) else "",
@@ -137,6 +158,7 @@ def _record(n: dict, n_seeds: int, decimals: int) -> dict:
         ("Truth", "realised"): number(n["truth"]),
         ("Null world", "estimate"): number(n["null_estimate"]),
         (f"Over {n_seeds} seeds", "mean"): number(n["seed_mean"]),
+        **truth_mean,
         (f"Over {n_seeds} seeds", "SD"): number(n["seed_sd"]),
         (f"Over {n_seeds} seeds", "coverage"): number(n["coverage"], share),
         (f"Over {n_seeds} seeds", "rejects 0"): number(n["rejection_rate"], share),

@@ -103,13 +103,15 @@ def pilot_map(cities: pd.DataFrame, innovation_years: pd.DataFrame, smart_years:
 
 def event_study_plot(results: dict, truth: pd.Series | None = None, reference: int = -1,
                      ylabel: str = "effect on Safety (hundreds of deaths)",
-                     truth_label: str = "planted truth (realised, relative to the reference year)") -> plt.Figure:
+                     truth_label: str = "realised truth, relative to the reference year",
+                     xlabel: str = "years since the treatment year (event time)") -> plt.Figure:
     """Event-study coefficients of one or more estimators, with 95% intervals, over the truth.
 
-    ``results``: label -> :class:`citypilots.estimators.did.DidResult` whose table is indexed by event time.
-    Markers of different estimators are offset horizontally and differ in shape (greyscale-safe).
-    A zero line, a dashed line at the reference period, and ``truth`` (event time -> value) as a
-    line when given.
+    ``results``: label -> :class:`citypilots.estimators.did.DidResult` whose table is indexed by
+    event time (an overall ``"ATT"`` row, if any, is left out). Markers of different estimators
+    are offset horizontally and differ in shape (greyscale-safe); a point without an interval
+    (a reference period) is drawn hollow. A zero line, a dashed line at the reference period, one
+    tick per event time, and ``truth`` (event time -> value) as a line when given.
     """
     set_style()
     fig, ax = plt.subplots(figsize=(7.5, 4.4))
@@ -117,20 +119,30 @@ def event_study_plot(results: dict, truth: pd.Series | None = None, reference: i
     colours = ["#08306b", "#d95f02", "#1b9e77", "#7570b3", "#4d4d4d"]
     width = 0.6
     offsets = np.linspace(-width / 2, width / 2, len(results)) if len(results) > 1 else [0.0]
+    event_times: set[int] = set()
     for (label, result), offset, marker, colour in zip(results.items(), offsets, markers, colours):
-        table = result.table.sort_index()
-        event_time = np.asarray(table.index, dtype=float) + offset
-        lower = table["estimate"] - table["ci_low"]
-        upper = table["ci_high"] - table["estimate"]
-        ax.errorbar(event_time, table["estimate"], yerr=[lower, upper], fmt=marker, color=colour,
-                    ms=4.5, capsize=2, lw=1, label=label)
+        table = result.table[[not isinstance(e, str) for e in result.table.index]]
+        table = table.set_axis(np.asarray(table.index, dtype=float)).sort_index()
+        event_times.update(int(e) for e in table.index)
+        alone = table["ci_low"].isna().to_numpy()  # a reference period: drawn hollow, no interval
+        shown = table[~alone]
+        ax.errorbar(shown.index.to_numpy() + offset, shown["estimate"],
+                    yerr=[shown["estimate"] - shown["ci_low"], shown["ci_high"] - shown["estimate"]],
+                    fmt=marker, color=colour, ms=4.5, capsize=2, lw=1, label=label)
+        if alone.any():
+            ax.plot(table.index.to_numpy()[alone] + offset, table["estimate"].to_numpy()[alone], marker, ms=4.5,
+                    mfc="white", mec=colour, ls="none")
     if truth is not None:
         ax.plot(truth.index, truth.to_numpy(), color="black", lw=1.6, ls="-", label=truth_label, zorder=1)
+        event_times.update(int(e) for e in truth.index)
+    if event_times:
+        ticks = range(min(event_times), max(event_times) + 1)
+        ax.set_xticks(list(ticks), [str(e) for e in ticks])
     ax.axhline(0, color="black", lw=0.8)
     ax.axvline(reference, color="#7f7f7f", lw=0.8, ls="--")
     ax.annotate("reference period", xy=(reference, ax.get_ylim()[1]), xytext=(3, -10),
                 textcoords="offset points", fontsize=8, color="#555555")
-    ax.set_xlabel("years since the treatment year (event time)")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
@@ -209,7 +221,8 @@ def bacon_scatter(result, ylabel: str | None = None, label_weight: float = 0.05)
                         textcoords="offset points", fontsize=7, color="#404040")
     ax.axhline(result.twfe, color="black", lw=1.0, ls="--", label=f"TWFE estimate = {result.twfe:.3f} (weighted mean)")
     ax.axhline(0, color="#7f7f7f", lw=0.8)
-    ax.set_xlim(0, max(table["weight"].max(), 0.01) * 1.3)
+    right = max(table["weight"].max(), 0.01) * 1.3
+    ax.set_xlim(-0.03 * right, right)  # comparisons with almost no weight stay visible at the left edge
     ax.set_xlabel("weight in the TWFE estimate (share of 1)")
     ax.set_ylabel(ylabel or f"2x2 DiD estimate (units of {result.outcome})")
     ax.set_title(f"Goodman-Bacon decomposition of the TWFE estimate ({len(table)} comparisons)", loc="left")
