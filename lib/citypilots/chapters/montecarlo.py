@@ -135,10 +135,10 @@ def worlds_table() -> pd.DataFrame:
 # One panel
 # ----------------------------------------------------------------------------------------------
 
-def sample_rows(panel) -> np.ndarray:
-    """Rows of ``panel.data`` in dual-pilot and never-pilot cities (:data:`SAMPLE_GROUPS`)."""
+def sample_rows(panel, groups=SAMPLE_GROUPS) -> np.ndarray:
+    """Rows of ``panel.data`` in the cities of ``groups`` (default: dual-pilot and never-pilot cities)."""
     cities = panel.cities
-    kept = cities.loc[cities["group"].isin(SAMPLE_GROUPS), "adcode"].to_numpy()
+    kept = cities.loc[cities["group"].isin(groups), "adcode"].to_numpy()
     return np.isin(panel.data["city"].to_numpy(), kept)
 
 
@@ -304,8 +304,7 @@ def design_of(panel=None, groups=SAMPLE_GROUPS) -> fast.BalancedDesign:
     panel shares (default: the book's simulated panel; the cities and calendars are the same in
     every world and seed)."""
     panel = simulate_panel() if panel is None else panel
-    cities = panel.cities.set_index("adcode")["group"]
-    sample = panel.data[panel.data["city"].map(cities).isin(groups).to_numpy()]
+    sample = panel.data[sample_rows(panel, groups)]
     return fast.BalancedDesign.from_long(sample, "city", "year", "dual_year")
 
 
