@@ -84,6 +84,14 @@ BENCHMARKS = {
     "threshold_bootstrap_seconds": threshold_bootstrap_seconds,
 }
 
+# The estimator Monte Carlo chapter (bench/montecarlo_chapter.py).
+from montecarlo_chapter import fast_estimators_speedup, montecarlo_estimators_panels_per_second  # noqa: E402
+
+BENCHMARKS.update({
+    "montecarlo_estimators_panels_per_second": montecarlo_estimators_panels_per_second,
+    "fast_estimators_speedup": fast_estimators_speedup,
+})
+
 
 def main(names: list[str]) -> None:
     unknown = [name for name in names if name not in BENCHMARKS]

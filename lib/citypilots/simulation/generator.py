@@ -19,7 +19,8 @@ in every city; ``u_it`` a relative AR(1) shock; ``x~`` the covariates' within mo
 ``s_it(d)`` is the share of deaths the city's own pilots prevent in treatment state ``d``: the
 single Innovative City and Smart City shares from each adoption year, plus, while both are held,
 a synergy share that starts ``delay`` years after the second pilot and ramps up over
-``ramp_years``, times multipliers for the adoption order and the city's type, plus moderation by
+``ramp_years``, times multipliers for the adoption order and the city's type (and, in Monte Carlo
+worlds, its dual-pilot year: ``effects.dual_by_cohort``), plus moderation by
 SR; ``o_it`` and ``w_it`` are the shares of the other policies and of other cities' dual pilots
 (distance bands); ``m_it(d)`` the effects mediated by TI and IU (``a x b`` while both pilots are
 held). The pilots' shares add up, so with the synergy switched off the two pilots together do
@@ -318,7 +319,9 @@ class Draws:
     movements (the mediators at their untreated values). ``innovation_policy`` and
     ``smart_policy`` are the observed dummies; ``other`` the other policies' dummies;
     ``spillover_share`` the observed spillover each city receives, as a share of its expected
-    deaths; ``synergy_multiplier`` each city's multiplier of the synergy (adoption order, type).
+    deaths; ``synergy_multiplier`` each city's multiplier of the synergy (adoption order, type,
+    dual-pilot year); ``cohort_multiplier`` each city's multiplier by dual-pilot year alone
+    (``effects.dual_by_cohort``; None or 1 = none), which also scales the homogeneous dual size.
     """
 
     spec: dict
@@ -333,6 +336,7 @@ class Draws:
     spillover_share: np.ndarray
     synergy_multiplier: np.ndarray
     sr_deviation: np.ndarray
+    cohort_multiplier: np.ndarray | None = None
 
 
 def realise(latent: np.ndarray) -> np.ndarray:
@@ -389,8 +393,9 @@ def scenario_outcome(draws: Draws, scenario: Scenario) -> tuple[np.ndarray, np.n
     own_share = np.zeros_like(draws.base)
     if effects["homogeneous"]:
         sizes = effects["homogeneous_sizes"]
+        dual_size = sizes["dual"] if draws.cohort_multiplier is None else sizes["dual"] * draws.cohort_multiplier[:, None]
         level_effect = (sizes["innovation_single"] * innovation_on + sizes["smart_single"] * smart_on
-                        + sizes["dual"] * dual_on)
+                        + dual_size * dual_on)
     else:
         own_share = pilot_shares(draws, innovation_on, smart_on, scenario.moderation)
     guard = -effects["max_share"]
@@ -545,10 +550,17 @@ def simulate_panel(spec: str | Path | dict | None = None, seed: int | None = Non
                           * np.where(resource_based, dual_spec["resource_based"][True], dual_spec["resource_based"][False])
                           * np.where(large_city, dual_spec["large_city"][True], dual_spec["large_city"][False])
                           * cities["region"].map(dual_spec["region"]).to_numpy())
+    # Effects that differ by dual-pilot year (default: no multiplier, the book's world).
+    by_cohort = {int(year): float(value) for year, value in (effects.get("dual_by_cohort") or {}).items()}
+    cohort_multiplier = None
+    if by_cohort:
+        cohort_multiplier = np.array([by_cohort.get(int(year), 1.0) if np.isfinite(year) else 1.0
+                                      for year in dual_year])
+        synergy_multiplier = synergy_multiplier * cohort_multiplier
     draws = Draws(spec=spec, years=years, cities=cities, dual_year=dual_year, innovation_policy=innovation_policy,
                   smart_policy=smart_policy, expected=expected, base=base, other=other,
                   spillover_share=spillover_share, synergy_multiplier=synergy_multiplier,
-                  sr_deviation=covariates["SR"] - covariates["SR"].mean())
+                  sr_deviation=covariates["SR"] - covariates["SR"].mean(), cohort_multiplier=cohort_multiplier)
 
     # Every potential outcome from the same draws; the observed outcome is "both" (each pilot
     # from the city's own adoption year).
