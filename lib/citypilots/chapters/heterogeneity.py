@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import functools
 import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -464,12 +463,11 @@ def callaway_santanna(sample: pd.DataFrame, covariates: tuple = ()) -> did.DidRe
     controls, simple aggregation; doubly robust on ``covariates`` when given. diff-diff's warnings
     about its propensity-score models (separation, convergence, few events per variable) are
     counted in ``extra["propensity_warnings"]`` instead of printed."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        result = did.att_gt(sample, OUTCOME, "city", "year", COHORT, control_group="never",
-                            covariates=list(covariates) or None).aggregate("simple")
-    result.extra["propensity_warnings"] = sum("propensity" in str(w.message).lower() or
-                                              "logistic" in str(w.message).lower() for w in caught)
+    group_time = did.att_gt(sample, OUTCOME, "city", "year", COHORT, control_group="never",
+                            covariates=list(covariates) or None)
+    result = group_time.aggregate("simple")
+    result.extra["propensity_warnings"] = sum("propensity" in message.lower() or "logistic" in message.lower()
+                                              for message in group_time.warnings)
     return result
 
 
