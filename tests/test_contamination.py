@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from citypilots.data.panel import CONTROLS
-from citypilots.estimators.contamination import contamination_weights, twfe_weights
+from citypilots.estimators.contamination import contamination_weights
 from citypilots.estimators.did import twfe
 from citypilots.estimators.estimates import DidArgumentError
 from citypilots.simulation.generator import simulate_panel
@@ -75,19 +75,19 @@ def test_constant_effects_leave_no_contamination():
     assert np.nanmax(np.abs(contamination.to_numpy())) < 1e-10
 
 
-def test_twfe_weights_are_the_one_treatment_own_weights_and_diff_diffs(sim):
-    weights = twfe_weights(sim.data, "Safety", "Dual_policy")
-    fit = twfe(sim.data, "Safety", "Dual_policy")
-    assert weights.coefficient == pytest.approx(fit.estimate(), abs=1e-8)
-    assert weights.weights["weight"].sum() == pytest.approx(1.0, abs=1e-9)
-    assert weights.n_treated == int(sim.data["Dual_policy"].sum())
-    # the own weights of the residualised treatment, by hand
+def test_the_one_treatment_own_weights_are_de_chaisemartin_dhaultfoeuilles(sim):
+    """The residualised treatment over its sum of squares, on the treated cells, is the weight of
+    Theorem 1 that citypilots.estimators.staggered.twfe_weights computes (checked there against
+    diff-diff)."""
     from citypilots.estimators.contamination import _residualise
+    from citypilots.estimators.staggered import twfe_weights
 
+    weights = twfe_weights(sim.data, "Safety", "Dual_policy")
     residual = _residualise(sim.data[["Safety", "city", "year", "Dual_policy"]], "Dual_policy", [], "city", "year")
     own = sim.data[["city", "year"]].assign(own=residual * sim.data["Dual_policy"].to_numpy() / (residual @ residual))
-    merged = weights.weights.merge(own, on=["city", "year"])
-    np.testing.assert_allclose(merged["weight"], merged["own"], atol=1e-8)
+    merged = weights.table.merge(own, on=["city", "year"])
+    assert len(merged) == int(sim.data["Dual_policy"].sum())
+    np.testing.assert_allclose(merged["weight"], merged["own"], atol=1e-10)
 
 
 def test_one_treatment_or_misaligned_effects_are_errors(sim):

@@ -93,8 +93,8 @@ def test_callaway_santanna_and_sun_abraham_share_the_estimate_not_the_standard_e
 @pytest.mark.parametrize("groups", [("dual", "none"), ("dual",)])
 def test_twfe_weights_are_de_chaisemartin_dhaultfoeuilles(groups):
     """TWFE's weights on the treated city-years against diff-diff's twowayfeweights (through
-    citypilots.estimators.contamination), with and without never-treated units."""
-    from citypilots.estimators.contamination import twfe_weights
+    citypilots.estimators.staggered), with and without never-treated units."""
+    from citypilots.estimators.staggered import twfe_weights
 
     simulated = simulate_panel()
     cities = simulated.cities.set_index("adcode")["group"]
@@ -102,10 +102,10 @@ def test_twfe_weights_are_de_chaisemartin_dhaultfoeuilles(groups):
     design = fast.BalancedDesign.from_long(sample, "city", "year", "dual_year")
     W = fast.weights(design, "TWFE")
     reference = twfe_weights(sample, "Safety", "Dual_policy")
-    units = pd.Index(design.units).get_indexer(reference.weights["city"])
-    periods = reference.weights["year"].to_numpy() - design.periods[0]
-    np.testing.assert_allclose(W[units, periods], reference.weights["weight"].to_numpy(), atol=1e-10)
-    assert len(reference.weights) == int(design.treated.sum())
+    units = pd.Index(design.units).get_indexer(reference.table["city"])
+    periods = reference.table["year"].to_numpy() - design.periods[0]
+    np.testing.assert_allclose(W[units, periods], reference.table["weight"].to_numpy(), atol=1e-10)
+    assert len(reference.table) == int(design.treated.sum())
 
 
 def test_design_checks_are_errors_for_people():

@@ -455,3 +455,18 @@ def test_twfe_weights_are_de_chaisemartin_dhaultfoeuille_theorem_1(heterogeneous
     assert weights.share_negative > 0 and weights.negative_sum < 0
     with_never = twfe_weights(data, "Safety", "Dual_policy")
     assert with_never.share_negative == pytest.approx(with_never.fitted.fraction_negative)
+
+
+def test_zero_means_never_treated_as_in_r_did_and_is_an_error_inside_the_window(homogeneous):
+    """R's did, csdid and diff-diff code a never-treated unit's cohort as 0; so may a reader."""
+    data = homogeneous.data
+    never = data["dual_year"].isna()
+    zeros = data.assign(dual_year=data["dual_year"].astype("Float64").fillna(0))
+    assert never.any() and (zeros["dual_year"] == 0).sum() == never.sum()
+    with_missing = att_gt(data, "Safety", "city", "year", "dual_year").aggregate("simple")
+    with_zero = att_gt(zeros, "Safety", "city", "year", "dual_year").aggregate("simple")
+    assert with_zero.estimate() == pytest.approx(with_missing.estimate(), abs=1e-12)
+    shifted = zeros.assign(year=zeros["year"] - 2010,
+                           dual_year=np.where(zeros["dual_year"] > 0, zeros["dual_year"] - 2010, 0))
+    with pytest.raises(DidArgumentError, match="holds 0, which is a year of the data"):
+        att_gt(shifted, "Safety", "city", "year", "dual_year")

@@ -839,3 +839,115 @@ def design_numbers() -> dict:
     out.update(syn_delay=int(spec["effects"]["dual"]["delay"]), syn_ramp=int(spec["effects"]["dual"]["ramp_years"]),
                es_window=int(EVENT_WINDOW[1]))
     return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Two staggered treatments done right: the synergy from clean comparisons, contamination weights
+# ----------------------------------------------------------------------------------------------
+
+SYNERGY_ESTIMATORS = {
+    "clean comparisons, single effects carried over as shares": "relative",
+    "clean comparisons, single effects carried over in deaths": "level",
+}
+"""The synergy estimator (:func:`citypilots.estimators.synergy.synergy`) with each way of carrying
+the single pilots' effects from single-pilot cities to dual-pilot ones."""
+SYNERGY_BOOTSTRAP = 199
+
+
+def synergy_estimate(book, scale: str = "relative", n_boot: int = SYNERGY_BOOTSTRAP):
+    """The synergy of the two pilots from clean 2x2 comparisons, the six controls partialled out."""
+    from ..estimators.synergy import synergy
+
+    return synergy(book.data, "Safety", "city", "year", "innovative_year", "smart_year", controls=CONTROLS,
+                   scale=scale, n_boot=n_boot, seed=0)
+
+
+def synergy_estimator_measure(book) -> dict:
+    """The synergy estimator with both transports, read as the realised synergy (the four-cell
+    interaction over the dual-pilot city-years); the TWFE interaction beside them."""
+    truth = book.truth
+    realised = None if truth is None else truth.synergy()
+    out = {label: headline(synergy_estimate(book, scale), truth=realised)
+           for label, scale in SYNERGY_ESTIMATORS.items()}
+    out[SYNERGY_LABEL] = synergy_measure(book)[SYNERGY_LABEL]
+    return out
+
+
+def synergy_estimator_table(book, seeds=SEEDS, n_jobs: int = 1) -> pd.DataFrame:
+    """The synergy estimator and the TWFE interaction with their evidence columns; the null world
+    switches off every part that acts only when a city holds both pilots."""
+    null_worlds = {label: "synergy" for label in [*SYNERGY_ESTIMATORS, SYNERGY_LABEL]}
+    return evidence_table(synergy_estimator_measure, book, null_worlds, seeds=seeds, n_jobs=n_jobs, seed_truth=True)
+
+
+def synergy_profile(book) -> tuple:
+    """The synergy estimator's profile by years since the dual-pilot year, and the realised synergy
+    at each event time (None on a real panel), for the event-study figure."""
+    result = synergy_estimate(book)
+    profile = did.DidResult(result.estimator, result.table.drop(index="synergy"), result.n_obs, result.n_units,
+                            result.inference)
+    truth = None if book.truth is None else book.truth.event_time_path("synergy", reference=None)
+    if truth is not None:
+        truth = truth.loc[truth.index.isin(profile.table.index)]
+    return profile, truth
+
+
+def synergy_cells(book) -> pd.DataFrame:
+    """How many dual-pilot cities and city-years identify each kind of cell of the synergy, and from
+    which comparison: the second pilot added to holders of the first, against holders of the first
+    not yet given the second, minus the second pilot alone in single-pilot cities."""
+    result = synergy_estimate(book, n_boot=2)
+    cells = result.cells
+    first_cohort = cells.groupby("type")["first_cohort"].nunique()
+    dual_cohort = cells.groupby("type")["dual_cohort"].nunique()
+    cities = cells.drop_duplicates(["type", "first_cohort", "dual_cohort"]).groupby("type")["n_dual"].sum()
+    unit_years = cells.groupby("type")["n_dual"].sum()
+    comparison = {"A first": "Smart City added to Innovative City holders, minus Smart City alone",
+                  "B first": "Innovative City added to Smart City holders, minus Innovative City alone",
+                  "same year": "both pilots against neither, minus each pilot alone"}
+    table = pd.DataFrame({"dual-pilot cities": cities, "dual-pilot city-years": unit_years,
+                          "first-pilot cohorts": first_cohort, "dual-pilot cohorts": dual_cohort})
+    table.index = [f"{'innovation first' if kind == 'A first' else 'smart first' if kind == 'B first' else kind}"
+                   for kind in table.index]
+    table.insert(0, "comparison", [comparison[kind] for kind in cities.index])
+    table.index.name = "order of adoption"
+    return table
+
+
+def contamination(book) -> dict:
+    """The weights behind the three-dummy TWFE (Goldsmith-Pinkham, Hull and Kolesar 2024): each
+    coefficient split into its own effect, the other treatments' effects and the untreated
+    outcome (with the realised effects of the simulated panel; weights only on a real panel)."""
+    from ..estimators.contamination import contamination_weights
+
+    data, truth = book.data, book.truth
+    treatments = ["Innova_policy", "Smart_policy", "Dual_policy"]
+    effects = None
+    if truth is not None:
+        po = truth.potential_outcomes
+        effects = pd.DataFrame({"Innova_policy": po["Safety_innovation_only"] - po["Safety_none"],
+                                "Smart_policy": po["Safety_smart_only"] - po["Safety_none"],
+                                "Dual_policy": truth.contrast("synergy")})
+    result = contamination_weights(data, "Safety", treatments, controls=CONTROLS, effects=effects)
+    return {"summary": result.summary, "decomposition": result.decomposition}
+
+
+def glue_two_treatments(book, table: pd.DataFrame, weights: dict) -> None:
+    """Glue the section's numbers: the estimators' evidence, the cells' counts, the contamination."""
+    keys = {"cln": list(SYNERGY_ESTIMATORS)[0], "cln_level": list(SYNERGY_ESTIMATORS)[1]}
+    glue_headlines(table, keys)
+    glue_text("syn_boot", f"{SYNERGY_BOOTSTRAP:,}")
+    parts = weights["decomposition"]
+    if parts is None:
+        for key in ("dual_own", "dual_contam_inn", "dual_contam_smart", "dual_untreated", "inn_contam_dual"):
+            glue_truth(f"cb_{key}", None)
+    else:
+        glue_truth("cb_dual_own", parts.loc["Dual_policy", "own effect"])
+        glue_truth("cb_dual_contam_inn", parts.loc["Dual_policy", "contamination by Innova_policy"])
+        glue_truth("cb_dual_contam_smart", parts.loc["Dual_policy", "contamination by Smart_policy"])
+        glue_truth("cb_dual_untreated", parts.loc["Dual_policy", "untreated outcome"])
+        glue_truth("cb_inn_contam_dual", parts.loc["Innova_policy", "contamination by Dual_policy"])
+    summary = weights["summary"]
+    glue_number("cb_dual_coef", summary.loc["Dual_policy", "coefficient"])
+    glue_number("cb_inn_negative", summary.loc["Innova_policy", "own weights, share negative"], "{:.0%}")
+    glue_number("cb_smart_negative", summary.loc["Smart_policy", "own weights, share negative"], "{:.0%}")

@@ -18,7 +18,10 @@ treatments' effects. The last term is zero under parallel trends in expectation.
 
 :func:`contamination_weights` computes the weights for any panel; with the realised effects of
 a simulated panel (``effects``: one column per treatment) it also returns the decomposition,
-whose parts add up to the regression coefficient exactly. Why written here: no Python package
+whose parts add up to the regression coefficient exactly; in the one-treatment case the own
+weights are the de Chaisemartin and D'Haultfoeuille weights of
+:func:`citypilots.estimators.staggered.twfe_weights` (a test checks that they agree). Why written
+here: no Python package
 computes these weights (the authors' ``multe`` is in Stata and R, and covers a single
 multi-valued treatment with a saturated control, not a panel with fixed effects); the tests
 check the weights against an explicit dummy-variable regression.
@@ -114,44 +117,3 @@ def contamination_weights(data: pd.DataFrame, y: str, treatments, unit: str = "c
     weights.columns = pd.MultiIndex.from_tuples(weights.columns, names=["coefficient of", "effect of"])
     return ContaminationResult(weights=weights, summary=pd.DataFrame(summary).set_index("treatment"),
                                decomposition=pd.DataFrame(parts).set_index("treatment") if parts else None)
-
-
-@dataclass
-class TWFEWeights:
-    """de Chaisemartin and D'Haultfoeuille (2020) weights of a one-treatment TWFE coefficient.
-
-    ``weights``: one row per treated cell (unit, time, weight); the coefficient is the weighted
-    sum of the cells' effects (plus the untreated-outcome term). ``coefficient``, ``n_treated``,
-    ``share_negative``, ``sum_negative``, and ``sigma_fe``: the smallest standard deviation of
-    the cells' effects under which the coefficient could have the opposite sign of the average
-    effect (their Corollary 1).
-    """
-
-    weights: pd.DataFrame
-    coefficient: float
-    n_treated: int
-    share_negative: float
-    sum_negative: float
-    sigma_fe: float
-
-
-def twfe_weights(data: pd.DataFrame, y: str, treatment: str, unit: str = "city", time: str = "year") -> TWFEWeights:
-    """The weights behind the TWFE coefficient of one binary treatment with unit and time effects
-    (de Chaisemartin and D'Haultfoeuille 2020, Theorem 1), from diff-diff's ``twowayfeweights``.
-
-    They are the own weights of :func:`contamination_weights` in the one-treatment case without
-    controls (the residualised treatment over its sum of squares, on the treated cells); the
-    tests check that the two agree.
-    """
-    from diff_diff import twowayfeweights
-
-    check_columns(data, [y, unit, time, treatment])
-    check_numeric(data, [y, treatment])
-    check_no_missing(data, [y, unit, time, treatment])
-    result = twowayfeweights(data, y, unit=unit, time=time, treatment=treatment)
-    cells = result.weights.merge(data[[unit, time, treatment]], on=[unit, time])
-    treated = cells[cells[treatment] == 1][[unit, time, "weight"]].reset_index(drop=True)
-    negative = treated["weight"] < 0
-    return TWFEWeights(weights=treated, coefficient=float(result.beta_fe), n_treated=len(treated),
-                       share_negative=float(negative.mean()), sum_negative=float(treated.loc[negative, "weight"].sum()),
-                       sigma_fe=float(result.sigma_fe))

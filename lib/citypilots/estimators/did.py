@@ -37,7 +37,7 @@ import pyfixest as pf
 from scipy import stats
 
 from .estimates import (RESULT_COLUMNS, DidArgumentError, DidResult, _examples, _raise_problems, as_names,
-                        check_alpha, check_binary, check_cohort, check_columns, check_no_missing,
+                        check_alpha, check_binary, check_cohort, check_columns, check_no_missing, cohort_values,
                         check_numeric, check_unique_unit_time)
 
 def _check_formula_names(names: Iterable[str]) -> None:
@@ -221,8 +221,7 @@ def event_study(data: pd.DataFrame, y: str, cohort: str, controls: str | Iterabl
     _check_regression_inputs(data, y, controls, unit, time, cluster, other_columns=[cohort])
     check_cohort(data, unit, time, cohort)
 
-    event_time = (data[time].to_numpy(dtype=float)
-                  - data[cohort].to_numpy(dtype=float, na_value=np.nan))
+    event_time = data[time].to_numpy(dtype=float) - cohort_values(data, time, cohort)
     indicators = event_time_indicators(event_time, window, reference, bin_endpoints)
     n_treated = indicators.sum().astype(int)
     if (n_treated == 0).any():

@@ -153,13 +153,33 @@ def check_unique_unit_time(data: pd.DataFrame, unit: str, time: str) -> None:
                                f"appear more than once: {_examples(listed)}")
 
 
+def never_treated_zero(data: pd.DataFrame, time: str, cohort: str) -> bool:
+    """Whether ``cohort`` uses 0 for never-treated units, as R's did, csdid and diff-diff do:
+    allowed when 0 lies outside the data's time window (where it cannot be a period)."""
+    first, last = data[time].min(), data[time].max()
+    return bool((data[cohort] == 0).any()) and not (first <= 0 <= last)
+
+
+def cohort_values(data: pd.DataFrame, time: str, cohort: str) -> np.ndarray:
+    """The cohort column as floats with NaN for never treated (missing, or 0 outside the window)."""
+    values = data[cohort].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    if never_treated_zero(data, time, cohort):
+        values = np.where(values == 0, np.nan, values)
+    return values
+
+
 def check_cohort(data: pd.DataFrame, unit: str, time: str, cohort: str) -> None:
-    """``cohort`` (first treated period, NA if never treated) is one whole period per unit,
-    within the time span of the data."""
+    """``cohort`` (first treated period; missing for a never-treated unit, or 0 when 0 is not a
+    period of the data, the R ``did`` convention) is one whole period per unit, within the time
+    span of the data."""
     check_numeric(data, [time, cohort])
-    values = data[cohort]
     first, last = data[time].min(), data[time].max()
     problems = []
+    if (data[cohort] == 0).any() and first <= 0 <= last:
+        problems.append(f"column {cohort!r} holds 0, which is a {time} of the data ({first} to {last}): it cannot "
+                        "mean 'never treated' here; use a missing value for never-treated units")
+    zero_is_never = (data[cohort] == 0).fillna(False).astype(bool) & never_treated_zero(data, time, cohort)
+    values = data[cohort].where(~zero_is_never)
     per_unit = values.groupby(data[unit], dropna=False, sort=True).unique()
     several = per_unit[per_unit.map(len) > 1]
     if len(several):

@@ -45,6 +45,7 @@ import pandas as pd
 from scipy import stats
 
 from .estimates import (RESULT_COLUMNS, DidArgumentError, DidResult, check_alpha, check_cohort, check_columns,
+                        cohort_values,
                         check_no_missing, check_numeric, check_unique_unit_time)
 from .staggered import _weights_influence  # R did's influence of the estimated group shares
 
@@ -85,7 +86,7 @@ class BalancedDesign:
         if len(data) != len(units) * len(periods):
             raise DidArgumentError(f"the panel is not balanced: {len(data)} rows for {len(units)} units x "
                                    f"{len(periods)} periods; these estimators need every unit in every period")
-        cohort_of_row = data[cohort].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+        cohort_of_row = cohort_values(data, time, cohort)
         unit_cohort = np.full(len(units), np.nan)
         unit_cohort[unit_codes] = cohort_of_row
         same = (cohort_of_row == unit_cohort[unit_codes]) | (np.isnan(cohort_of_row) & np.isnan(unit_cohort[unit_codes]))

@@ -45,6 +45,7 @@ import pandas as pd
 from scipy import stats
 
 from .estimates import (RESULT_COLUMNS, DidArgumentError, DidResult, check_alpha, check_cohort, check_columns,
+                        cohort_values,
                         check_no_missing, check_numeric, check_unique_unit_time)
 
 CONTROL_GROUPS = {"never": "never_treated", "notyet": "not_yet_treated"}
@@ -85,7 +86,7 @@ def _prepare(data: pd.DataFrame, y: str, unit: str, time: str, cohort: str,
     check_no_missing(data, [y, unit, time, *covariates])
     check_unique_unit_time(data, unit, time)
     check_cohort(data, unit, time, cohort)
-    values = data[cohort].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    values = cohort_values(data, time, cohort)
     first = float(data[time].min())
     before = np.isfinite(values) & (values <= first)
     if before.any():

@@ -101,7 +101,7 @@ def pilot_map(cities: pd.DataFrame, innovation_years: pd.DataFrame, smart_years:
     return fig
 
 
-def event_study_plot(results: dict, truth: pd.Series | None = None, reference: int = -1,
+def event_study_plot(results: dict, truth: pd.Series | None = None, reference: int | None = -1,
                      ylabel: str = "effect on Safety (hundreds of deaths)",
                      truth_label: str = "realised truth, relative to the reference year",
                      xlabel: str = "years since the treatment year (event time)") -> plt.Figure:
@@ -139,9 +139,10 @@ def event_study_plot(results: dict, truth: pd.Series | None = None, reference: i
         ticks = range(min(event_times), max(event_times) + 1)
         ax.set_xticks(list(ticks), [str(e) for e in ticks])
     ax.axhline(0, color="black", lw=0.8)
-    ax.axvline(reference, color="#7f7f7f", lw=0.8, ls="--")
-    ax.annotate("reference period", xy=(reference, ax.get_ylim()[1]), xytext=(3, -10),
-                textcoords="offset points", fontsize=8, color="#555555")
+    if reference is not None:  # None: estimates that are not relative to a reference period
+        ax.axvline(reference, color="#7f7f7f", lw=0.8, ls="--")
+        ax.annotate("reference period", xy=(reference, ax.get_ylim()[1]), xytext=(3, -10),
+                    textcoords="offset points", fontsize=8, color="#555555")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=8, loc="lower left")

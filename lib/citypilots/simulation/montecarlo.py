@@ -10,8 +10,9 @@ mean, SD, coverage of the 95% interval and rejection rate the chapters print.
 Execution: in this process (``n_jobs=1``), in ``n_jobs`` local processes (joblib), or on a Dask
 cluster (``scheduler="tcp://host:8786"``, or a ``dask.distributed.Client``). Each seed is
 independent and seeded, so every route gives the same numbers. Results are cached on disk, one
-file per seed, keyed by the specification (after overrides), the seed, the function (its module,
-name and source) and a digest of the ``citypilots`` code and data, so a book rebuild reads them
+file per seed, keyed by the specification (after overrides), the seed, the function (its name and
+its module's source) and a digest of the code and data the numbers depend on
+(:func:`code_and_data_digest`), so a book rebuild reads them
 back instead of recomputing; a change to any of these computes afresh. The cache folder is
 ``$CITYPILOTS_CACHE/montecarlo`` (default ``~/.cache/citypilots/montecarlo``).
 
@@ -53,13 +54,21 @@ def cache_folder() -> Path:
 
 @functools.lru_cache(maxsize=1)
 def code_and_data_digest() -> str:
-    """SHA-256 of the ``citypilots`` sources and the ``data/`` folder (a change recomputes)."""
-    return tree_digest([Path(__file__).resolve().parents[1], data_dir()])
+    """SHA-256 of the code every simulated result depends on, and of the ``data/`` folder: the
+    ``data``, ``simulation`` and ``estimators`` layers, the shared modules beside them and
+    :mod:`citypilots.report.evidence` (which shapes the numbers of evidence tables). The module
+    that defines the function run is keyed by :func:`function_key`; figures, tables and glue
+    (the rest of ``report``) do not change a computed number and are left out, so editing them
+    recomputes nothing."""
+    package = Path(__file__).resolve().parents[1]
+    parts = [package / name for name in ("data", "simulation", "estimators", "_paths.py", "errors.py", "digest.py")]
+    return tree_digest([*parts, package / "report" / "evidence.py", data_dir()])
 
 
 def function_key(fn: Callable) -> str:
-    """A name for ``fn`` that changes when its code does: module, qualified name and source (its
-    compiled code where the source cannot be read); for a ``functools.partial``, also the keys of
+    """A name for ``fn`` that changes when its code does: module, qualified name and the source of
+    the module that defines it (of ``fn`` alone where that module has no file, e.g. a notebook;
+    its compiled code where no source can be read); for a ``functools.partial``, also the keys of
     its arguments (a callable argument by its own key, anything else by its repr)."""
     if isinstance(fn, functools.partial):
         arguments = [_argument_key(value) for value in fn.args]
@@ -67,6 +76,9 @@ def function_key(fn: Callable) -> str:
         return f"partial({function_key(fn.func)}, {', '.join(arguments)})"
     try:
         source = inspect.getsource(fn)
+        module = inspect.getmodule(fn)
+        if module is not None and getattr(module, "__file__", None):
+            source = inspect.getsource(module)  # the helpers fn calls in its own module count too
     except (OSError, TypeError):
         code = getattr(fn, "__code__", None)
         source = repr(fn) if code is None else f"{code.co_code.hex()}{code.co_consts!r}"
