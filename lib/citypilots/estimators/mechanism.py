@@ -513,6 +513,23 @@ class JointMediationResult:
         return pd.Series([*values, indirect, self.direct, self.total], index=_joint_labels(self.mediators))
 
 
+def _check_joint_arguments(data, y, treatment, mediators, controls, unit, time, cluster, alpha):
+    """The checks of :func:`joint_mediation` and its bootstrap; returns the mediators, the controls
+    (as tuples) and the cluster column."""
+    mediators = as_names(mediators)
+    controls = as_names(controls)
+    cluster = cluster or unit
+    check_alpha(alpha)
+    if len(mediators) < 1 or len(set(mediators)) != len(mediators):
+        raise DidArgumentError(f"mediators={mediators!r} must name one or more different columns")
+    check_columns(data, [y, treatment, *mediators, *controls, unit, time, cluster])
+    roles = {"outcome": y, "treatment": treatment, **{f"mediator {m!r}": m for m in mediators}}
+    _check_roles(roles, controls, "mediator")
+    _check_same_sample(data, [y, treatment, *mediators, *controls], unit, time)
+    check_no_missing(data, [cluster])
+    return mediators, controls, cluster
+
+
 def joint_mediation(data: pd.DataFrame, y: str, treatment: str, mediators: Iterable[str],
                     controls: str | Iterable[str] = (), unit: str = "city", time: str = "year",
                     cluster: str | None = None, alpha: float = 0.05) -> JointMediationResult:
@@ -527,17 +544,8 @@ def joint_mediation(data: pd.DataFrame, y: str, treatment: str, mediators: Itera
     omitted-variable formula), which a joint fit removes (VanderWeele and Vansteelandt 2014 on
     several mediators). Returns a :class:`JointMediationResult`.
     """
-    mediators = as_names(mediators)
-    controls = as_names(controls)
-    cluster = cluster or unit
-    check_alpha(alpha)
-    if len(mediators) < 1 or len(set(mediators)) != len(mediators):
-        raise DidArgumentError(f"mediators={mediators!r} must name one or more different columns")
-    check_columns(data, [y, treatment, *mediators, *controls, unit, time, cluster])
-    roles = {"outcome": y, "treatment": treatment, **{f"mediator {m!r}": m for m in mediators}}
-    _check_roles(roles, controls, "mediator")
-    _check_same_sample(data, [y, treatment, *mediators, *controls], unit, time)
-    check_no_missing(data, [cluster])
+    mediators, controls, cluster = _check_joint_arguments(data, y, treatment, mediators, controls, unit, time,
+                                                          cluster, alpha)
     options = dict(unit=unit, time=time, cluster=cluster, alpha=alpha)
     return JointMediationResult(
         outcome=y, treatment=treatment, mediators=mediators,
@@ -619,17 +627,8 @@ def bootstrap_joint_mediation(data: pd.DataFrame, y: str, treatment: str, mediat
     bound). ``extra["draws"]``: every draw; ``extra["identity_gap"]``: the largest
     |total - direct - indirect| over the draws.
     """
-    mediators = as_names(mediators)
-    controls = as_names(controls)
-    cluster = cluster or unit
-    check_alpha(alpha)
-    if len(mediators) < 1 or len(set(mediators)) != len(mediators):
-        raise DidArgumentError(f"mediators={mediators!r} must name one or more different columns")
-    check_columns(data, [y, treatment, *mediators, *controls, unit, time, cluster])
-    roles = {"outcome": y, "treatment": treatment, **{f"mediator {m!r}": m for m in mediators}}
-    _check_roles(roles, controls, "mediator")
-    _check_same_sample(data, [y, treatment, *mediators, *controls], unit, time)
-    check_no_missing(data, [cluster])
+    mediators, controls, cluster = _check_joint_arguments(data, y, treatment, mediators, controls, unit, time,
+                                                          cluster, alpha)
     _check_bootstrap_options(data, n_boot, unit, cluster)
 
     def statistic(cross: np.ndarray) -> np.ndarray:

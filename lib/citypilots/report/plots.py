@@ -585,6 +585,17 @@ def covariate_balance_plot(balance: pd.DataFrame, threshold: float = 10.0) -> pl
     return fig
 
 
+def _legend_entries(axes) -> tuple[list, list]:
+    """The distinct legend entries of several panels, in order (for one legend under a figure)."""
+    handles, names = [], []
+    for ax in axes:
+        for handle, name in zip(*ax.get_legend_handles_labels()):
+            if name not in names:
+                handles.append(handle)
+                names.append(name)
+    return handles, names
+
+
 def mediator_event_study_plot(results: dict, truths: dict | None = None, labels: dict | None = None,
                               reference: int = -1, truth_label: str = "realised shift of the mediator") -> plt.Figure:
     """Event studies of several variables on one treatment, one panel each, side by side.
@@ -615,12 +626,7 @@ def mediator_event_study_plot(results: dict, truths: dict | None = None, labels:
         ax.set_xlabel("years since the dual-pilot year")
         ax.set_ylabel(labels.get(variable, variable))
         ax.ticklabel_format(axis="y", style="plain", useOffset=False)
-    handles, names = [], []
-    for ax in axes[0]:
-        for handle, name in zip(*ax.get_legend_handles_labels()):
-            if name not in names:
-                handles.append(handle)
-                names.append(name)
+    handles, names = _legend_entries(axes[0])
     fig.legend(handles, names, fontsize=8, loc="lower center", ncol=len(names))
     fig.tight_layout(rect=(0, 0.09, 1, 1))
     return fig
@@ -661,12 +667,7 @@ def mediation_sensitivity_plot(curves: dict, truths: dict | None = None, realise
         ax.set_title(f"{channel} channel", loc="left")
         ax.set_xlabel("rho: correlation of the two equations' errors")
         ax.set_ylabel(ylabel)
-    handles, names = [], []
-    for ax in axes[0]:
-        for handle, name in zip(*ax.get_legend_handles_labels()):
-            if name not in names:
-                handles.append(handle)
-                names.append(name)
+    handles, names = _legend_entries(axes[0])
     fig.legend(handles, names, fontsize=8, loc="lower center", ncol=3)
     fig.tight_layout(rect=(0, 0.16, 1, 1))
     return fig
