@@ -117,3 +117,12 @@ def test_summarise_leaves_out_seeds_without_a_truth():
     assert summary["coverage"] == 1.0 and summary["bias"] == 0.0
     nothing = montecarlo.summarise(rows.assign(truth=np.nan), "estimate", truth="truth", ci_low="low", ci_high="high")
     assert np.isnan(nothing["coverage"]) and np.isnan(nothing["truth"])
+
+
+def test_a_specification_names_its_own_generator():
+    from citypilots.simulation.generator import simulate_panel
+    spec = montecarlo.load_spec()
+    assert montecarlo.simulator_of(spec) is simulate_panel
+    assert montecarlo.simulator_of({**spec, "generator": "citypilots.simulation.generator"}) is simulate_panel
+    with pytest.raises(ValueError, match="name a module of citypilots.simulation"):
+        montecarlo.simulator_of({**spec, "generator": "os"})

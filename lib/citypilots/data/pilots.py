@@ -165,3 +165,16 @@ def adoption_years(
         "batch": first["batch"],
         "imputed": first["_imputed"].astype(bool),
     })
+
+
+def program_on(data: pd.DataFrame, program: str, unit: str = "city", time: str = "year") -> pd.DataFrame:
+    """A program's adoption year and absorbing dummy for every row of a city-year panel.
+
+    Returns a frame aligned with ``data`` with ``<program>_year`` (the city's first pilot year,
+    :func:`adoption_years`; missing for a city that never joined) and ``<program>`` (1 from that
+    year on, else 0): what a chapter needs to put a new program into a regression.
+    """
+    first = adoption_years(program)["year"]
+    year = data[unit].map(first).astype("Int64")
+    on = (data[time] >= year).fillna(False).astype("int64")
+    return pd.DataFrame({f"{program}_year": year, program: on}, index=data.index)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib
 import inspect
 import json
 import math
@@ -41,7 +42,7 @@ from .generator import simulate_panel
 from .specification import load_spec
 
 __all__ = ["CACHE_VARIABLE", "cache_folder", "code_and_data_digest", "function_key",
-           "run_one_seed", "replicate", "summarise"]
+           "simulator_of", "run_one_seed", "replicate", "summarise"]
 
 CACHE_VARIABLE = "CITYPILOTS_CACHE"
 
@@ -106,9 +107,22 @@ def _numbers(values: dict, seed: int) -> dict:
     return {str(key): float(value) for key, value in values.items()}
 
 
+def simulator_of(spec: dict) -> Callable:
+    """The ``simulate_panel(spec, seed=...)`` function of the module a specification names in its
+    ``generator`` key (a companion study's own simulator, e.g. ``citypilots.simulation.zhu_chen``);
+    without that key, the main paper's :func:`~citypilots.simulation.generator.simulate_panel`."""
+    module = spec.get("generator")
+    if module is None:
+        return simulate_panel
+    if not isinstance(module, str) or not module.startswith("citypilots.simulation."):
+        raise ValueError(f"generator {module!r}: name a module of citypilots.simulation")
+    return importlib.import_module(module).simulate_panel
+
+
 def run_one_seed(fn: Callable, spec: dict, seed: int, truths: tuple[str, ...] = ()) -> dict:
-    """Simulate the panel of ``spec`` with ``seed``, apply ``fn``, add the truths asked for."""
-    simulated = simulate_panel(spec, seed=seed)
+    """Simulate the panel of ``spec`` with ``seed`` (by the generator the spec names, see
+    :func:`simulator_of`), apply ``fn``, add the truths asked for."""
+    simulated = simulator_of(spec)(spec, seed=seed)
     row = _numbers(fn(simulated), seed)
     for name in truths:
         row[f"truth_{name}"] = simulated.truth.estimand(name)
