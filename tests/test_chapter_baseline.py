@@ -356,3 +356,46 @@ def test_evidence_null_worlds_may_be_overrides_and_equal_worlds_share_one_run(bo
     nulled = simulate_panel(overrides={"effects.smart_single": 0.0})
     assert numbers["Smart_policy: the Smart City pilot"]["null_estimate"] == pytest.approx(
         baseline.synergy_measure(nulled)["Smart_policy: the Smart City pilot"]["estimate"], abs=1e-12)
+
+
+# ----------------------------------------------------------------------------------------------
+# What the one-dummy regressions leave out
+# ----------------------------------------------------------------------------------------------
+
+def test_each_cells_parts_add_up_to_the_papers_regression(book, table2, table3):
+    by_cell = baseline.contamination_by_cell(book)
+    for label, regression in baseline._PAPER_REGRESSION.items():
+        paper = table2.get(regression) or table3[regression]
+        row = by_cell.loc[label]
+        assert row["TWFE coefficient"] == pytest.approx(paper["estimate"], abs=1e-8)
+        assert row["realised truth"] == pytest.approx(paper["truth"], abs=1e-12)
+        parts = row["own effect"] + row["left-out pilot's effects"] + row["untreated outcome"]
+        assert parts == pytest.approx(row["TWFE coefficient"], abs=1e-10)
+    # The left-out pilot's weights need not sum to zero: its effects bias the coefficient even if
+    # constant (in Table 2's single-pilot columns and Table 3's panel A, they sum to well above 0.1).
+    assert (by_cell["weight on the left-out pilot"].iloc[:4].abs() > 0.1).all()
+
+
+def test_clean_samples_hold_only_city_years_untreated_in_the_estimands_sense(book):
+    groups = baseline.city_groups(book)
+    orders = baseline.city_orders(book)
+    single = baseline.cell_samples(book, "Table 2 (3): Innovative City single pilot")["clean"]
+    assert set(single["city"].map(groups)) == {"innovation only", "none"}
+    panel_a = baseline.cell_samples(book, "Table 3 A: smart first vs non-pilot")["clean"]
+    assert panel_a["first_pilot_only"].sum() == 0
+    assert set(panel_a["city"].map(groups)) == {"dual", "none"}
+    assert set(panel_a.loc[panel_a["city"].map(groups).eq("dual"), "city"].map(orders)) == {"smart first"}
+    panel_b = baseline.cell_samples(book, "Table 3 B: innovation first vs single-pilot")["clean"]
+    assert (panel_b["holds_a_pilot"] == 1).all()
+    assert set(panel_b["city"].map(groups)) == {"dual", "innovation only"}
+    assert (panel_b["Innova_policy"] == 1).all()  # untreated here means: the first pilot only
+
+
+def test_on_a_real_panel_the_cells_show_weights_without_a_decomposition(book):
+    from types import SimpleNamespace
+
+    real = SimpleNamespace(data=book.data, cities=book.cities, truth=None)
+    by_cell = baseline.contamination_by_cell(real)
+    assert list(by_cell.columns) == ["TWFE coefficient", "weight on the left-out pilot"]
+    assert all(value["truth"] is None or np.isnan(value["truth"])
+               for value in baseline.contamination_free_measure(real).values())

@@ -95,3 +95,29 @@ def test_one_treatment_or_misaligned_effects_are_errors(sim):
         contamination_weights(sim.data, "Safety", ["Dual_policy"])
     with pytest.raises(DidArgumentError, match="aligned"):
         contamination_weights(sim.data, "Safety", TREATMENTS, effects=four_cell_effects(sim).iloc[:10])
+
+
+def test_an_omitted_treatment_gets_its_weights_and_its_part(sim):
+    """Innova_policy alone on the cities that are not dual pilots, the Smart City pilot's cities
+    kept among the controls (the paper's Table 2, column 3): the weight on the omitted pilot's
+    effects is the regressor residualised without it, times its dummy, as written out here; the
+    parts add up to the one-dummy TWFE coefficient."""
+    from citypilots.estimators.contamination import _residualise
+
+    cities = sim.cities.set_index("adcode")
+    not_dual = cities.index[~(cities["innovation_year"].notna() & cities["smart_year"].notna())]
+    sample = sim.data[sim.data["city"].isin(not_dual)].reset_index(drop=True)
+    effects = four_cell_effects(sim).loc[sim.data["city"].isin(not_dual).to_numpy()].reset_index(drop=True)
+    result = contamination_weights(sample, "Safety", ["Innova_policy"], controls=CONTROLS,
+                                   effects=effects, omitted=["Smart_policy"])
+    residual = _residualise(sample, "Innova_policy", list(CONTROLS), "city", "year")
+    expected = residual * sample["Smart_policy"].to_numpy(float) / (residual @ residual)
+    np.testing.assert_allclose(result.weights[("Innova_policy", "Smart_policy")].to_numpy(), expected, atol=1e-10)
+    assert result.weights[("Innova_policy", "Smart_policy")].sum() != pytest.approx(0.0, abs=1e-6)
+    parts = result.decomposition.loc["Innova_policy"]
+    fit = twfe(sample, "Safety", "Innova_policy", controls=CONTROLS)
+    assert parts["coefficient"] == pytest.approx(fit.estimate(), abs=1e-8)
+    assert parts.drop("coefficient").sum() == pytest.approx(parts["coefficient"], abs=1e-10)
+    with pytest.raises(DidArgumentError, match="per treatment; missing: \\['Smart_policy'\\]"):
+        contamination_weights(sample, "Safety", ["Innova_policy"], effects=effects[["Innova_policy"]],
+                              omitted=["Smart_policy"])

@@ -932,6 +932,207 @@ def contamination(book) -> dict:
     return {"summary": result.summary, "decomposition": result.decomposition}
 
 
+# ----------------------------------------------------------------------------------------------
+# Contamination in Table 2 (columns 3-4) and Table 3, and contamination-free estimates
+# ----------------------------------------------------------------------------------------------
+
+CONTAMINATED_CELLS = {
+    # label: (kind, pilot or adoption order, estimand the cell is read as)
+    "Table 2 (3): Innovative City single pilot": ("single", "innovation", "innovation_single"),
+    "Table 2 (4): Smart City single pilot": ("single", "smart", "smart_single"),
+    "Table 3 A: innovation first vs non-pilot": ("vs none", "innovation first", "dual_vs_none"),
+    "Table 3 A: smart first vs non-pilot": ("vs none", "smart first", "dual_vs_none"),
+    "Table 3 B: innovation first vs single-pilot": ("vs single", "innovation first", "second_given_first"),
+    "Table 3 B: smart first vs single-pilot": ("vs single", "smart first", "second_given_first"),
+}
+"""The paper's one-dummy regressions whose samples hold city-years treated by something the dummy
+leaves out: the other program's single pilots (Table 2, columns 3-4), the dual-pilot cities'
+years with their first pilot only (Table 3 A), every pilot holder's first pilot (Table 3 B)."""
+_FIRST_PILOT = {"innovation first": "innovation", "smart first": "smart"}
+_ONLY_GROUP = {"innovation": "innovation only", "smart": "smart only"}
+
+
+def _row_labels(book) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's pilot group and (dual-pilot cities) adoption order, as plain strings."""
+    data = book.data
+    group = data["city"].map(city_groups(book)).astype(object).fillna("").to_numpy()
+    order = data["city"].map(city_orders(book)).astype(object).fillna("").to_numpy()
+    return group, order
+
+
+def first_pilot_effect(book) -> np.ndarray:
+    """Each row's realised effect of the pilot its city joined first (of its only pilot for a
+    single-pilot city), against neither: ``Safety_<that pilot>_only - Safety_none``; 0 elsewhere."""
+    po = book.truth.potential_outcomes
+    group, order = _row_labels(book)
+    innovation = (group == "innovation only") | (order == "innovation first")
+    smart = (group == "smart only") | (order == "smart first")
+    effect = np.zeros(len(book.data))
+    effect[innovation] = (po["Safety_innovation_only"] - po["Safety_none"]).to_numpy()[innovation]
+    effect[smart] = (po["Safety_smart_only"] - po["Safety_none"]).to_numpy()[smart]
+    return effect
+
+
+def cell_samples(book, label: str) -> dict:
+    """The samples of one contaminated cell: ``paper`` (the paper's regression: its sample with the
+    regressed dummy ``term``, the ``omitted`` dummy added as a column, and ``effects``: each row's
+    realised effect of both, None on a real panel), ``clean`` (the contamination-free sample and its
+    adoption-date column) and ``rows`` (the panel's rows the cell's truth averages over).
+
+    Contamination-free: a city-year enters the untreated comparison only if it is untreated in the
+    sense the estimand needs. Single pilot: that pilot's single-pilot cities and the non-pilot
+    cities. Table 3 A: the order's dual-pilot cities without their years with the first pilot only,
+    and the non-pilot cities. Table 3 B: the order's dual-pilot cities and the single-pilot cities
+    of the same first pilot, from each city's first pilot on, so the untreated state is "first
+    pilot only".
+    """
+    data = book.data
+    kind, which, _ = CONTAMINATED_CELLS[label]
+    group, order = _row_labels(book)
+    innova, smart, dual = (data[c].to_numpy() == 1 for c in ("Innova_policy", "Smart_policy", "Dual_policy"))
+    frame = data.assign(first_pilot_only=((innova | smart) & ~dual).astype(int),
+                        holds_a_pilot=(innova | smart).astype(int))
+    if kind == "single":
+        term, other = ("Innova_policy", "Smart_policy") if which == "innovation" else ("Smart_policy", "Innova_policy")
+        in_paper = np.isin(group, ["innovation only", "smart only", "none"])
+        in_clean = np.isin(group, [_ONLY_GROUP[which], "none"])
+        cohort = "innovative_year" if which == "innovation" else "smart_year"
+        rows = (frame[term].to_numpy() == 1) & (group == _ONLY_GROUP[which])
+        omitted, own_effect, omitted_effect = other, None, None
+        if book.truth is not None:
+            po = book.truth.potential_outcomes
+            own_effect = (po[f"Safety_{which}_only"] - po["Safety_none"]).to_numpy()
+            other_pilot = "smart" if which == "innovation" else "innovation"
+            omitted_effect = (po[f"Safety_{other_pilot}_only"] - po["Safety_none"]).to_numpy()
+    else:
+        term, cohort = "Dual_policy", "dual_year"
+        in_order = order == which
+        rows = dual & in_order
+        if kind == "vs none":
+            in_paper = in_order | (group == "none")
+            in_clean = in_paper & (frame["first_pilot_only"].to_numpy() == 0)
+            omitted = "first_pilot_only"
+        else:
+            in_paper = in_order | np.isin(group, ["innovation only", "smart only"])
+            in_clean = (in_order | (group == _ONLY_GROUP[_FIRST_PILOT[which]])) & (innova | smart)
+            omitted = "holds_a_pilot"
+        own_effect = omitted_effect = None
+        if book.truth is not None:
+            po = book.truth.potential_outcomes
+            omitted_effect = first_pilot_effect(book)
+            own_effect = ((po["Safety_both"] - po["Safety_none"]).to_numpy() if kind == "vs none"
+                          else (po["Safety_both"] - po["Safety_first_only"]).to_numpy())
+    effects = None
+    if own_effect is not None:
+        effects = pd.DataFrame({term: np.nan_to_num(own_effect), omitted: omitted_effect})[in_paper].reset_index(drop=True)
+    return {"paper": frame[in_paper].reset_index(drop=True), "term": term, "omitted": omitted, "effects": effects,
+            "clean": frame[in_clean].reset_index(drop=True), "cohort": cohort, "rows": rows}
+
+
+def contamination_by_cell(book) -> pd.DataFrame:
+    """Each contaminated cell's TWFE coefficient (the paper's sample, six controls) split into its
+    own effect, the contamination by the pilot the dummy leaves out and the untreated outcome
+    (Goldsmith-Pinkham, Hull and Kolesar 2024; with the realised effects of the simulated panel),
+    and the sum of the left-out pilot's weights; on a real panel, the coefficient and the weights."""
+    from ..estimators.contamination import contamination_weights
+
+    records = {}
+    for label, (kind, which, estimand) in CONTAMINATED_CELLS.items():
+        cell = cell_samples(book, label)
+        result = contamination_weights(cell["paper"], "Safety", [cell["term"]], controls=CONTROLS,
+                                       effects=cell["effects"], omitted=[cell["omitted"]])
+        term, omitted = cell["term"], cell["omitted"]
+        record = {"TWFE coefficient": result.summary.loc[term, "coefficient"],
+                  "weight on the left-out pilot": float(result.weights[(term, omitted)].sum())}
+        if result.decomposition is not None:
+            parts = result.decomposition.loc[term]
+            record.update({"own effect": parts["own effect"],
+                           "left-out pilot's effects": parts[f"contamination by {omitted}"],
+                           "untreated outcome": parts["untreated outcome"],
+                           "realised truth": book.truth.estimand(estimand, cell["rows"])})
+        records[label] = record
+    table = pd.DataFrame.from_dict(records, orient="index")
+    table.index.name = "cell"
+    return table
+
+
+def contamination_free_measure(book) -> dict:
+    """Each contaminated cell estimated without contamination: the imputation estimator
+    (Borusyak, Jaravel and Spiess 2024; six covariates) on the cell's clean sample
+    (:func:`cell_samples`), read as the realised estimand of the cell over its treated city-years.
+    A city treated in every year of its clean sample has no untreated year to impute from and drops
+    out (the estimator's warning is silenced here; the one-dummy TWFE learns nothing from it either)."""
+    import warnings
+
+    out = {}
+    for label, (_, _, estimand) in CONTAMINATED_CELLS.items():
+        cell = cell_samples(book, label)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*treated in every period.*")
+            result = did.imputation(cell["clean"], "Safety", "city", "year", cell["cohort"],
+                                    covariates=list(CONTROLS))
+        truth = None if book.truth is None else book.truth.estimand(estimand, cell["rows"])
+        out[label] = headline(result, truth=truth)
+    return out
+
+
+def contamination_free_table(book, seeds=SEEDS, n_jobs: int = 1) -> pd.DataFrame:
+    """The contamination-free estimates with their evidence columns (null world: the cell's own
+    effect switched off), beside the paper's printed coefficients."""
+    null_worlds = {label: estimand for label, (*_, estimand) in CONTAMINATED_CELLS.items()}
+    table = evidence_table(contamination_free_measure, book, null_worlds, seeds=seeds, n_jobs=n_jobs,
+                           seed_truth=True)
+    paper = {"Table 2 (3): Innovative City single pilot": printed(2, 3, "Innova_policy"),
+             "Table 2 (4): Smart City single pilot": printed(2, 4, "Smart_policy")}
+    for label, (kind, which, _) in CONTAMINATED_CELLS.items():
+        if kind != "single":
+            letter, first_column = ("A", 1) if kind == "vs none" else ("B", 3)
+            paper[label] = printed(3, first_column + SEQUENCES.index(which), "Dual_policy", panel=letter)
+    return with_paper(table, paper)
+
+
+CLEAN_KEYS = dict(zip(("cf_c3", "cf_c4", "cf_a_inn", "cf_a_smart", "cf_b_inn", "cf_b_smart"), CONTAMINATED_CELLS))
+_PAPER_REGRESSION = dict(zip(CONTAMINATED_CELLS, ("(3) Innovative City single pilot", "(4) Smart City single pilot",
+                                                  "A: vs non-pilot, innovation first", "A: vs non-pilot, smart first",
+                                                  "B: vs single-pilot, innovation first",
+                                                  "B: vs single-pilot, smart first")))
+"""Each contaminated cell's row in :func:`table2` or :func:`table3` (the paper's regression)."""
+
+
+def clean_against_paper(clean: dict, table2_numbers: dict, table3_numbers: dict) -> pd.DataFrame:
+    """Over the seeds, per cell: the mean bias (mean estimate minus mean realised truth) and SD of
+    the paper's regression and of the contamination-free estimate."""
+    records = {}
+    for label, regression in _PAPER_REGRESSION.items():
+        paper = table2_numbers.get(regression) or table3_numbers[regression]
+        records[label] = {"paper's regression, bias": paper["seed_mean"] - paper["seed_truth"],
+                          "paper's regression, SD": paper["seed_sd"],
+                          "contamination-free, bias": clean[label]["seed_mean"] - clean[label]["seed_truth"],
+                          "contamination-free, SD": clean[label]["seed_sd"]}
+    return pd.DataFrame.from_dict(records, orient="index")
+
+
+def glue_contamination_free(by_cell: pd.DataFrame, table: pd.DataFrame, table2_numbers: dict,
+                            table3_numbers: dict) -> None:
+    """Glue the cells' decompositions (``<key>_twfe``, ``_own``, ``_leftout``, ``_untreated``,
+    ``_leftout_weight``), the contamination-free evidence (:func:`glue_headlines`), and how often
+    over the seeds the contamination-free estimate has the smaller bias (``cf_closer``) and the
+    larger SD (``cf_wider``) than the paper's regression."""
+    glue_headlines(table, CLEAN_KEYS)
+    for key, label in CLEAN_KEYS.items():
+        row = by_cell.loc[label]
+        glue_number(f"{key}_twfe", row["TWFE coefficient"])
+        glue_number(f"{key}_leftout_weight", row["weight on the left-out pilot"])
+        for column, name in (("own effect", "own"), ("left-out pilot's effects", "leftout"),
+                             ("untreated outcome", "untreated")):
+            glue_truth(f"{key}_{name}", row.get(column))
+    compared = clean_against_paper(table.attrs["numbers"], table2_numbers, table3_numbers)
+    closer = int((compared["contamination-free, bias"].abs() < compared["paper's regression, bias"].abs()).sum())
+    wider = int((compared["contamination-free, SD"] > compared["paper's regression, SD"]).sum())
+    glue_text("cf_closer", f"{closer:,} of the {len(compared):,}")
+    glue_text("cf_wider", f"{wider:,} of the {len(compared):,}")
+
+
 def glue_two_treatments(book, table: pd.DataFrame, weights: dict) -> None:
     """Glue the section's numbers: the estimators' evidence, the cells' counts, the contamination."""
     keys = {"cln": list(SYNERGY_ESTIMATORS)[0], "cln_level": list(SYNERGY_ESTIMATORS)[1]}

@@ -14,7 +14,10 @@ The own weights ``lambda_kk`` sum to one but may be negative (the negative weigh
 de Chaisemartin and D'Haultfoeuille 2020 are their single-treatment case); the contamination
 weights ``lambda_kl`` sum to zero, so they vanish when ``tau_l`` is constant, but not when the
 other treatments' effects vary across the city-years, and then ``beta_k`` mixes in the other
-treatments' effects. The last term is zero under parallel trends in expectation.
+treatments' effects. The last term is zero under parallel trends in expectation. A treatment left
+out of the regression altogether (a one-pilot regression that keeps the other pilot's cities among
+its controls) enters the same way, with weights ``Dtilde_k D_l / sum_j Dtilde_kj^2`` that need not
+sum to zero: it contaminates even when its effect is constant.
 
 :func:`contamination_weights` computes the weights for any panel; with the realised effects of
 a simulated panel (``effects``: one column per treatment) it also returns the decomposition,
@@ -65,36 +68,43 @@ def _residualise(frame: pd.DataFrame, target: str, regressors: list[str], unit: 
 
 
 def contamination_weights(data: pd.DataFrame, y: str, treatments, unit: str = "city", time: str = "year",
-                          controls=(), effects: pd.DataFrame | None = None) -> ContaminationResult:
+                          controls=(), effects: pd.DataFrame | None = None, omitted=()) -> ContaminationResult:
     """The own and contamination weights of each treatment's two-way fixed-effects coefficient.
 
-    ``treatments``: the treatment dummies of the regression (two or more). ``controls``: the other
-    regressors. ``effects`` (optional): a frame aligned with ``data`` with one column per treatment,
-    each row's effect of that treatment (for a simulated panel, from its potential outcomes);
-    then the outcome's untreated part is ``y - sum_l D_l effect_l`` and the decomposition is
-    returned.
+    ``treatments``: the treatment dummies of the regression. ``controls``: the other regressors.
+    ``omitted``: treatment dummies that are *not* regressors but whose effects are in the outcome
+    (a regression on one pilot that keeps the other pilot's cities among its controls); their
+    weights ``Dtilde_k D_l / sum Dtilde_k^2`` are computed alike and need not sum to zero, so an
+    omitted treatment contaminates even with a constant effect. Together there must be at least
+    two. ``effects`` (optional): a frame aligned with ``data`` with one column per treatment,
+    omitted ones included, each row's effect of that treatment (for a simulated panel, from its
+    potential outcomes); then the outcome's untreated part is ``y - sum_l D_l effect_l`` and the
+    decomposition is returned.
     """
     treatments, controls = list(as_names(treatments)), list(as_names(controls))
-    if len(treatments) < 2:
-        raise DidArgumentError("contamination needs at least two treatments; with one, use its own weights")
-    check_columns(data, [y, unit, time, *treatments, *controls])
-    check_numeric(data, [y, *treatments, *controls])
-    check_no_missing(data, [y, unit, time, *treatments, *controls])
+    omitted = list(as_names(omitted))
+    every = treatments + omitted
+    if not treatments or len(every) < 2:
+        raise DidArgumentError("contamination needs at least two treatments, regressed or omitted; "
+                               "with one, use its own weights (staggered.twfe_weights)")
+    check_columns(data, [y, unit, time, *every, *controls])
+    check_numeric(data, [y, *every, *controls])
+    check_no_missing(data, [y, unit, time, *every, *controls])
     if effects is not None:
-        missing = [t for t in treatments if t not in effects.columns]
+        missing = [t for t in every if t not in effects.columns]
         if missing or len(effects) != len(data):
             raise DidArgumentError(f"effects must be aligned with the data ({len(data)} rows) and have a column per "
                                    f"treatment; missing: {missing}")
-    frame = data[[y, unit, time, *treatments, *controls]].reset_index(drop=True)
-    dummies = frame[treatments].to_numpy(dtype=float)
+    frame = data[[y, unit, time, *every, *controls]].reset_index(drop=True)
+    dummies = frame[every].to_numpy(dtype=float)
     columns, summary, parts = {}, [], []
     coefficients = {}
     for k, name in enumerate(treatments):
-        others = [t for t in treatments if t != name]
-        residual = _residualise(frame, name, others + controls, unit, time)
+        others = [t for t in every if t != name]
+        residual = _residualise(frame, name, [t for t in treatments if t != name] + controls, unit, time)
         scale = float(residual @ residual)
         coefficients[name] = float(residual @ frame[y].to_numpy(dtype=float)) / scale
-        for l, other in enumerate(treatments):
+        for l, other in enumerate(every):
             columns[(name, other)] = residual * dummies[:, l] / scale
         own = columns[(name, name)]
         nonzero = own != 0
@@ -105,12 +115,12 @@ def contamination_weights(data: pd.DataFrame, y: str, treatments, unit: str = "c
                     for other in others})
         summary.append(row)
         if effects is not None:
-            effect = effects[treatments].to_numpy(dtype=float)
+            effect = effects[every].to_numpy(dtype=float)
             untreated = frame[y].to_numpy(dtype=float) - (dummies * effect).sum(axis=1)
             part = {"treatment": name, "coefficient": coefficients[name],
                     "own effect": float(columns[(name, name)] @ effect[:, k])}
             part.update({f"contamination by {other}": float(columns[(name, other)] @ effect[:, l])
-                         for l, other in enumerate(treatments) if other != name})
+                         for l, other in enumerate(every) if other != name})
             part["untreated outcome"] = float(residual @ untreated / scale)
             parts.append(part)
     weights = pd.DataFrame(columns, index=data.index)
