@@ -161,6 +161,13 @@ def load_study_panel(path: str | Path) -> pd.DataFrame:
     return with_design(data.sort_values(["city", "year"]).reset_index(drop=True))
 
 
+def design_data(book) -> pd.DataFrame:
+    """The panel of ``book`` (a :class:`StudyData`, or a simulated panel in a Monte Carlo run) with
+    :func:`with_design`'s columns."""
+    data = book.data
+    return data if {"years_in_dual", *HETEROGENEITY}.issubset(data.columns) else with_design(data)
+
+
 def sample_counts(book: StudyData) -> dict:
     """How many cities, years and pilot cities the panel has (for the text)."""
     data = book.data
@@ -279,7 +286,7 @@ def duration_measure(book) -> dict:
     """TWFE with the dual dummy, the dual dummy times years since the dual-pilot year, the single
     states and the controls; the slope is read as the realised slope of the dual effect on years
     in the dual pilot."""
-    result = did.twfe(book.data, Y, "Dual_policy", controls=("years_in_dual", *SINGLES, *CONTROLS))
+    result = did.twfe(design_data(book), Y, "Dual_policy", controls=("years_in_dual", *SINGLES, *CONTROLS))
     return {DURATION_LABEL: headline(result, "years_in_dual", truth=_truth(book, "duration_slope"))}
 
 
@@ -342,7 +349,7 @@ HETEROGENEITY = {"economic_level": ("high", "low"), "environmental_base": ("good
 def heterogeneity_measure(book) -> dict:
     """The dual coefficient by group, from one fully interacted TWFE per trait, and the difference;
     read as the realised dual effect over each group's dual-pilot city-years."""
-    data, out = book.data, {}
+    data, out = design_data(book), {}
     dual = data["Dual_policy"].to_numpy() == 1
     for trait, (top, bottom) in HETEROGENEITY.items():
         result = fully_interacted_twfe(data, Y, "Dual_policy", trait, controls=(*SINGLES, *CONTROLS),
@@ -395,3 +402,60 @@ def one_plus_one(book, baseline_numbers: dict) -> dict:
         values.update(smart_on_dual=book.truth.smart_single(dual), low_carbon_on_dual=book.truth.low_carbon_single(dual),
                       synergy=book.truth.synergy())
     return values
+
+
+def glue_counts(book) -> None:
+    """Glue the panel's counts and the chapter's settings."""
+    from ..report.glue import glue_text
+
+    counts = sample_counts(book)
+    for key, value in counts.items():
+        glue_text(f"gao_{key}", "(not known for this panel)" if value is None else f"{value:,}" if key not in (
+            "first_year", "last_year") else str(value))
+    glue_text("gao_n_seeds", f"{len(SEEDS):,}")
+    glue_text("gao_syn_boot", f"{SYNERGY_BOOTSTRAP:,}")
+    glue_text("gao_panel_kind", "the simulated companion panel" if book.is_simulated else "the reader's real panel")
+
+
+EVIDENCE_KEYS = {"est": "estimate", "lo": "ci_low", "hi": "ci_high", "null": "null_estimate",
+                 "mean": "seed_mean", "seedtruth": "seed_truth", "sd": "seed_sd"}
+SHARE_KEYS = {"cov": "coverage", "rej": "rejection_rate", "nullrej": "null_rejection_rate"}
+
+
+def glue_evidence(table: pd.DataFrame, keys: dict, book) -> None:
+    """Glue every number of the rows of an evidence table the text quotes: ``keys`` maps a short
+    key to a row label; ``<key>_truth`` is the realised truth (a note on real data)."""
+    from ..report.glue import glue_number, glue_truth
+
+    numbers = table.attrs["numbers"]
+    for key, label in keys.items():
+        row = numbers[label]
+        glue_truth(f"{key}_truth", row["truth"] if book.is_simulated else None)
+        glue_truth(f"{key}_nulltruth", row["null_truth"] if book.is_simulated else None)
+        for suffix, field in EVIDENCE_KEYS.items():
+            glue_number(f"{key}_{suffix}", row[field])
+        for suffix, field in SHARE_KEYS.items():
+            glue_number(f"{key}_{suffix}", row[field], "{:.0%}")
+
+
+def glue_one_plus_one(book, baseline: pd.DataFrame) -> None:
+    """Glue the arithmetic of "dual larger than single" (:func:`one_plus_one`) and the
+    denominator effect (:func:`denominator_drop`)."""
+    from ..report.glue import glue_number, glue_truth
+
+    values = one_plus_one(book, baseline.attrs["numbers"])
+    for key in ("dual", "smart", "low_carbon"):
+        glue_number(f"opo_{key}", values[key])
+    for key in ("smart_on_dual", "low_carbon_on_dual", "synergy"):
+        glue_truth(f"opo_{key}", values[key])
+    drop = denominator_drop(book)
+    glue_truth("gao_denominator_drop", None if drop is None else -100 * drop, "{:.1f}%")
+
+
+def glue_figure(key: str, figure) -> None:
+    """Glue a figure for a ``glue:figure`` directive and close it."""
+    import matplotlib.pyplot as plt
+    from myst_nb import glue
+
+    glue(key, figure, display=False)
+    plt.close(figure)
