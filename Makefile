@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 # the string hash seed: fix it, so that the same inputs give the same book byte for byte.
 export PYTHONHASHSEED := 0
 
-.PHONY: book test bench clean-book venv
+.PHONY: book pdf test bench clean-book venv
 
 venv: $(STAMP)
 
@@ -29,6 +29,17 @@ book: $(STAMP)
 	$(BIN)/python -m citypilots.report.bookcache _build lib data
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 	@echo "The book is in _build/html/index.html"
+
+# The book as one PDF, _build/pdf/book.pdf: the single-page HTML build printed by headless
+# Chromium (citypilots.report.pdf says why not LaTeX). Installs Debian's chromium and
+# fonts-noto-cjk (for the Chinese city names) when they are missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+pdf: $(STAMP)
+	@dpkg -s chromium fonts-noto-cjk >/dev/null 2>&1 || { $(SUDO) apt-get update -q && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium fonts-noto-cjk; }
+	$(BIN)/python -m citypilots.report.bookcache _build lib data
+	$(BIN)/jupyter-book build . --builder singlehtml --warningiserror --nitpick --keep-going
+	$(BIN)/python -m citypilots.report.pdf _build/singlehtml _build/pdf/book.pdf
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 
+from book import book_build_cached_seconds, book_build_cold_seconds, book_build_peak_mb
 from montecarlo import montecarlo_panels_per_second
 from mechanism import bootstrap_draw_speedup_over_pyfixest, fully_interacted_to_split_twfe, mediation_bootstrap_seconds
 from robustness import placebo_speedup
@@ -82,6 +83,9 @@ BENCHMARKS = {
     "montecarlo_panels_per_second": montecarlo_panels_per_second,
     "synergy_to_twfe": synergy_to_twfe,
     "threshold_bootstrap_seconds": threshold_bootstrap_seconds,
+    "book_build_cold_seconds": book_build_cold_seconds,
+    "book_build_cached_seconds": book_build_cached_seconds,
+    "book_build_peak_mb": book_build_peak_mb,
 }
 
 # The estimator Monte Carlo chapter (bench/montecarlo_chapter.py).
