@@ -44,6 +44,9 @@ THRESHOLD_SEEDS = range(10)
 """Seeds of the spread: 20 for the regressions, 10 for the threshold search (about a second a panel)."""
 BOOTSTRAP = 300
 """Hansen's bootstrap draws on the book's panel (none in the seed runs)."""
+STUDY = {"cities": load_spec(SPEC)["sample"]["cities"],
+         "years": "{first_year}-{last_year}".format(**load_spec(SPEC)["window"])}
+"""The study's sample as it printed it (the specification copies it)."""
 CONTROLS = simulation.CONTROLS
 MEDIATORS = simulation.MEDIATORS
 INDICATORS = simulation.indicator_names(load_spec(SPEC))

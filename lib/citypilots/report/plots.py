@@ -751,6 +751,6 @@ def threshold_lr_plot(result, design: float | None = None, xlabel: str = "thresh
         ax.axvline(design, color=PALETTE["smart"], lw=1.4, ls="--", label="design's threshold")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("likelihood-ratio statistic")
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=8, loc="center left")
     fig.tight_layout()
     return fig
