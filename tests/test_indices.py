@@ -67,3 +67,16 @@ def test_resilience_is_zero_on_the_national_path_and_signs_doing_better():
     assert resilience[1] == pytest.approx((-5 - -10) / 10)
     assert resilience[4] == pytest.approx((-15 - -10) / 10)
     assert resilience.isna().tolist() == [True, False, False, True, False, False]
+
+
+def test_an_index_on_a_reference_scale_is_the_references_own_index_and_linear_in_the_indicators():
+    same = entropy_index(INDICATORS, negative=["emissions"], reference=INDICATORS)
+    pd.testing.assert_series_equal(same, entropy_index(INDICATORS, negative=["emissions"]))
+    moved = INDICATORS.assign(patents=INDICATORS["patents"] + 2.0, emissions=INDICATORS["emissions"] - 1.0)
+    index = entropy_index(moved, negative=["emissions"], reference=INDICATORS)
+    weights = entropy_weights(INDICATORS, negative=["emissions"])
+    span = INDICATORS.max() - INDICATORS.min()
+    change = weights["patents"] * 2.0 / span["patents"] + weights["emissions"] * 1.0 / span["emissions"]
+    np.testing.assert_allclose(index - same, change)
+    with pytest.raises(DataError, match="reference"):
+        entropy_index(INDICATORS, reference=INDICATORS[["graduates", "patents", "emissions"]])

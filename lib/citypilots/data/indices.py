@@ -28,7 +28,9 @@ SHIFT = 1e-4
 ln 0 out of the entropy and lets the best and worst observations keep a nonzero weight)."""
 
 
-def _normalised(indicators: pd.DataFrame, negative) -> pd.DataFrame:
+def _normalised(indicators: pd.DataFrame, negative, reference: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Min-max normalised indicators (+ :data:`SHIFT`), with the min and max of ``reference``
+    (default: of ``indicators`` themselves)."""
     problems = []
     negative = list(negative)
     unknown = [name for name in negative if name not in indicators.columns]
@@ -42,9 +44,14 @@ def _normalised(indicators: pd.DataFrame, negative) -> pd.DataFrame:
             problems.append(Problem("indicators", None, name, f"has {int(values.isna().sum())} missing values"))
         elif values.max() == values.min():
             problems.append(Problem("indicators", None, name, "is constant: it carries no information"))
+    if reference is not None and list(reference.columns) != list(indicators.columns):
+        problems.append(Problem("reference", None, None, "must have the indicators' columns, in their order"))
     if problems:
         raise DataError(problems)
-    low, high = indicators.min(), indicators.max()
+    if reference is not None:
+        _normalised(reference, negative)  # the reference must be a valid set of indicators too
+    scale = indicators if reference is None else reference
+    low, high = scale.min(), scale.max()
     scaled = (indicators - low) / (high - low)
     for name in negative:
         scaled[name] = 1 - scaled[name]
@@ -65,11 +72,19 @@ def entropy_weights(indicators: pd.DataFrame, negative=()) -> pd.Series:
     return (divergence / divergence.sum()).rename("weight")
 
 
-def entropy_index(indicators: pd.DataFrame, negative=(), weights: pd.Series | None = None) -> pd.Series:
+def entropy_index(indicators: pd.DataFrame, negative=(), weights: pd.Series | None = None,
+                  reference: pd.DataFrame | None = None) -> pd.Series:
     """The composite index: the weighted sum of the normalised indicators (weights from
-    :func:`entropy_weights` unless given)."""
-    weights = entropy_weights(indicators, negative) if weights is None else weights
-    return (_normalised(indicators, negative) * weights).sum(axis=1).rename("index")
+    :func:`entropy_weights` unless given).
+
+    ``reference``: indicators whose min, max and (unless ``weights`` are given) entropy weights
+    fix the scale, so that the index of another set of rows, e.g. the same cities' indicators in
+    another potential world, is measured on the same scale as the reference's index (it may then
+    fall outside [SHIFT, 1 + SHIFT]). Default: the indicators themselves.
+    """
+    basis = indicators if reference is None else reference
+    weights = entropy_weights(basis, negative) if weights is None else weights
+    return (_normalised(indicators, negative, reference) * weights).sum(axis=1).rename("index")
 
 
 def location_quotient(data: pd.DataFrame, sector: str, total: str, time: str = "year",

@@ -733,3 +733,24 @@ def distance_sweep_grid(sweeps: dict, boundaries_km: tuple[float, ...] = (), zon
     rows_of_legend = (len(handles) + 1) // 2
     fig.tight_layout(rect=(0, (0.15 + 0.17 * rows_of_legend) / fig.get_figheight(), 1, 1))
     return fig
+
+
+def threshold_lr_plot(result, design: float | None = None, xlabel: str = "threshold variable") -> plt.Figure:
+    """Hansen's likelihood-ratio statistic LR(gamma) of the first threshold over its search grid
+    (:func:`citypilots.threshold.panel_threshold`), with the critical value c(alpha) (the interval
+    is where the curve is below it), the estimate (solid vertical line) and, where given, the
+    design's threshold of a simulated panel (dashed)."""
+    set_style()
+    curve = result.lr_curve[result.lr_curve["threshold"] == 1]
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    ax.plot(curve["gamma"], curve["lr"], color=PALETTE["dual"], lw=1.2, label="LR(gamma)")
+    level = result.extra["critical_value"]
+    ax.axhline(level, color="#7f7f7f", lw=1.0, ls=":", label=f"critical value ({1 - result.alpha:.0%})")
+    ax.axvline(result.thresholds[0], color="black", lw=1.0, label="estimated threshold")
+    if design is not None:
+        ax.axvline(design, color=PALETTE["smart"], lw=1.4, ls="--", label="design's threshold")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("likelihood-ratio statistic")
+    ax.legend(fontsize=8, loc="center left")
+    fig.tight_layout()
+    return fig
