@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..data.cities import load_cities
+from ..data.cities import cities_present_throughout, load_cities
 from ..data.panel import balance_problems, duplicate_problems, parse_numbers, read_panel_text, unknown_city_problems
 from ..errors import PanelError, Problem, file_label
 from ..estimators import did, fast, mechanism
@@ -31,6 +31,7 @@ from ..estimators.staggered import att_gt
 from ..report.datasource import ChapterData
 from ..report.evidence import evidence_table, headline
 from ..simulation import zhang_sun as simulation
+from ..simulation.specification import load_spec
 from ..simulation.zhang_sun import CHANNELS, MODERATORS, TRAIT_LEVELS, TRAITS
 
 PANEL_VARIABLE = "CITYPILOTS_PANEL_ZHANG_SUN"
@@ -110,7 +111,7 @@ def load_study_panel(path: str | Path) -> pd.DataFrame:
     year_ok = raw["year"].str.fullmatch(r"\d{4}")
     bad("city", ~city_ok, "is not a six-digit city code")
     bad("year", ~year_ok, "is not a four-digit year")
-    cohort_ok = raw[COHORT].str.fullmatch(r"\d{4}") | (raw[COHORT] == "")
+    cohort_ok = raw[COHORT].str.fullmatch(r"\d{4}(\.0+)?") | (raw[COHORT] == "")
     bad(COHORT, ~cohort_ok, "is not a four-digit year or empty (never in the pilot)")
     number = r"-?\d+(\.\d+)?([eE][-+]?\d+)?"
     values = {}
@@ -148,24 +149,47 @@ def load_study_panel(path: str | Path) -> pd.DataFrame:
     return data.sort_values(["city", "year"]).reset_index(drop=True)
 
 
+def to_csv(data: pd.DataFrame, path: str | Path) -> None:
+    """Write a panel in the form :func:`load_study_panel` reads (years as integers, never = empty)."""
+    frame = data.drop(columns=[TREATMENT], errors="ignore").copy()
+    frame[COHORT] = frame[COHORT].astype("Int64")
+    frame.to_csv(path, index=False)
+
+
 def estimation_sample(data: pd.DataFrame) -> pd.DataFrame:
     """The city-years where the index is defined (every year but the first), in the panel's order."""
     return data[data[OUTCOME].notna()].reset_index(drop=True)
 
 
 def describe(book) -> dict:
-    """Counts the chapter's text quotes: cities, years, pilot cities by cohort, imputed calendar rows."""
+    """Counts and clauses the chapter's text quotes: the study's design (from the specification),
+    cities, years, pilot cities by cohort, imputed calendar rows, and how the sample was drawn
+    (on a real panel: the reader's cities)."""
     data, cities = book.data, book.cities
+    spec = load_spec(SPEC)
     cohorts = cities[COHORT].dropna().astype(int).value_counts().sort_index()
     imputed = cities["smart_year_imputed"].fillna(False).astype(bool) if "smart_year_imputed" in cities else None
     sample = estimation_sample(data)
-    return {"cities": int(cities["adcode"].nunique()), "first_year": int(data["year"].min()),
-            "last_year": int(data["year"].max()), "first_outcome_year": int(sample["year"].min()),
+    first, last = int(data["year"].min()), int(data["year"].max())
+    if book.truth is not None:
+        candidates = len(cities_present_throughout(first))
+        drawn = (f"taken in a fixed hash order from the {candidates} cities that were prefecture-level cities "
+                 f"under their present code throughout {first}-{last} (a city where only a district is a Smart "
+                 "City pilot stays in as a non-pilot city)")
+        ramp = (f" (the simulated effect on growth ramps up over {book.truth.parameters['effects']['ramp_years']} "
+                "years)")
+    else:
+        drawn, ramp = "those of the reader's panel", ""
+    return {"study_cities": spec["sample"]["cities"],
+            "study_years": f"{spec['window']['first_year']}-{spec['window']['last_year']}",
+            "growth": spec["effects"]["growth"],
+            "cities": int(cities["adcode"].nunique()), "first_year": first, "last_year": last,
+            "first_outcome_year": int(sample["year"].min()),
             "pilot_cities": int(cohorts.sum()), "never": int(cities[COHORT].isna().sum()),
             "cohorts": {int(k): int(v) for k, v in cohorts.items()},
             "imputed": None if imputed is None else int(imputed.sum()),
             "sourced": None if imputed is None else int(cohorts.sum() - imputed.sum()),
-            "city_years": len(sample)}
+            "city_years": len(sample), "sample_drawn": drawn, "ramp_clause": ramp}
 
 
 # ----------------------------------------------------------------------------------------------
