@@ -119,6 +119,14 @@ def test_claim_the_event_study_truth_is_zero_before_and_positive_after(book):
     assert set(study["results"]) == {"Callaway-Sant'Anna (dynamic)", "TWFE event study"}
 
 
+def test_claim_the_government_attention_excess_is_this_panels_noise(book):
+    label = "government attention to science: shift of the channel (CS)"
+    here = zhang_sun.channel_measure(book)[label]
+    null = zhang_sun.study_data(overrides=simulation.null_world("mediated_government_attention"))
+    excess = here["estimate"] - here["truth"]
+    assert excess > 0 and abs(excess - zhang_sun.channel_measure(null)[label]["estimate"]) < 0.5 * excess
+
+
 # -- the exercises -----------------------------------------------------------------------------------
 
 def test_exercise_national_path(book):
