@@ -77,12 +77,6 @@ def test_a_missing_column_is_named(tmp_path, panel_file):
 
 # -- the library pieces the chapter calls -----------------------------------------------------------
 
-def test_sobel_matches_a_hand_computation():
-    out = zhang_sun.sobel(0.5, 0.1, 0.2, 0.05)
-    assert out["estimate"] == pytest.approx(0.1)
-    assert out["std_error"] == pytest.approx(np.sqrt(0.2**2 * 0.1**2 + 0.5**2 * 0.05**2))
-
-
 def test_the_stacked_truth_is_its_own_weighted_contrast(book):
     numbers = zhang_sun.baseline_measure(book)
     cs = numbers["Callaway-Sant'Anna"]

@@ -561,3 +561,23 @@ def test_the_mechanism_figures_draw(sim):
     data = sim.data.assign(cohort=sim.data["dual_year"].astype("Float64"))
     studies = {v: did.event_study(data, v, "cohort", CONTROLS, window=(-3, 3)) for v in ("TI", "SR")}
     assert len(plots.mediator_event_study_plot(studies).axes) == 2
+
+
+def test_sobel_is_the_delta_method_of_a_times_b():
+    """The delta-method standard error of a b, written out, and a numerical gradient of a b with
+    the two paths' variances (independent) give the same number."""
+    from citypilots.simulation.generator import simulate_panel
+
+    data = simulate_panel().data
+    result = mechanism.mediation(data, "Safety", "Dual_policy", "TI", CONTROLS)
+    out = result.sobel()
+    se_a = result.mediator_model.table.loc["Dual_policy", "std_error"]
+    se_b = result.outcome_model.table.loc["TI", "std_error"]
+    step = 1e-6
+    gradient = np.array([((result.a + step) * result.b - (result.a - step) * result.b) / (2 * step),
+                         (result.a * (result.b + step) - result.a * (result.b - step)) / (2 * step)])
+    numerical = float(np.sqrt(gradient @ np.diag([se_a**2, se_b**2]) @ gradient))
+    assert out["estimate"] == pytest.approx(result.a * result.b)
+    assert out["std_error"] == pytest.approx(numerical, rel=1e-6)
+    assert out["ci_high"] - out["estimate"] == pytest.approx(1.959964 * out["std_error"], rel=1e-6)
+    assert result.sobel(alpha=0.1)["ci_high"] < out["ci_high"]

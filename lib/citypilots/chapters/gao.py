@@ -9,9 +9,7 @@ reader's own panel comes in through ``$CITYPILOTS_PANEL_GAO`` (:func:`study_data
 
 from __future__ import annotations
 
-import math
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +23,7 @@ from ..estimators import did
 from ..estimators.heterogeneity import fully_interacted_twfe
 from ..estimators.mechanism import mediation
 from ..estimators.synergy import synergy
+from ..report.datasource import ChapterData
 from ..report.evidence import evidence_table, headline
 from ..simulation import gao as sim
 from ..simulation.specification import load_spec
@@ -47,22 +46,7 @@ DUMMIES = ("Smart_policy", "Low_carbon_policy", "Dual_policy")
 # The panel: simulated, or the reader's
 # ----------------------------------------------------------------------------------------------
 
-@dataclass
-class StudyData:
-    """The chapter's panel: ``data`` (one row per city-year), ``cities``, ``truth`` (None for real
-    data) and ``source`` (one sentence naming the data)."""
-
-    data: pd.DataFrame
-    cities: pd.DataFrame
-    truth: sim.GaoTruth | None
-    source: str
-
-    @property
-    def is_simulated(self) -> bool:
-        return self.truth is not None
-
-
-def study_data(seed: int | None = None, overrides: dict | None = None) -> StudyData:
+def study_data(seed: int | None = None, overrides: dict | None = None) -> ChapterData:
     """The companion panel simulated from ``data/simulation/gao.yml`` (default), or the reader's
     panel named by ``$CITYPILOTS_PANEL_GAO`` (validated by :func:`load_study_panel`; no truth)."""
     path = os.environ.get(PANEL_VARIABLE, "").strip()
@@ -73,13 +57,13 @@ def study_data(seed: int | None = None, overrides: dict | None = None) -> StudyD
         cities = data.groupby("city")[["smart_year", "low_carbon_year", "dual_year"]].first().reset_index()
         source = (f"the real panel in {path} ({len(data):,} city-years, {len(cities)} cities); "
                   "there is no planted truth")
-        return StudyData(data=data, cities=cities, truth=None, source=source)
+        return ChapterData(data=data, cities=cities, truth=None, source=source)
     simulated = sim.simulate_panel(seed=seed, overrides=overrides)
     note = "" if not overrides else f", with {', '.join(f'{k} = {v}' for k, v in overrides.items())}"
     source = (f"the panel simulated by citypilots from data/simulation/gao.yml (seed {simulated.seed}{note}): "
               "real cities and pilot calendars (the Smart City calendar almost entirely imputed), "
               "simulated employment, covariates and outcome")
-    return StudyData(data=with_design(simulated.data), cities=simulated.cities, truth=simulated.truth, source=source)
+    return ChapterData(data=with_design(simulated.data), cities=simulated.cities, truth=simulated.truth, source=source)
 
 
 def with_design(data: pd.DataFrame) -> pd.DataFrame:
@@ -162,13 +146,13 @@ def load_study_panel(path: str | Path) -> pd.DataFrame:
 
 
 def design_data(book) -> pd.DataFrame:
-    """The panel of ``book`` (a :class:`StudyData`, or a simulated panel in a Monte Carlo run) with
+    """The panel of ``book`` (a :class:`ChapterData`, or a simulated panel in a Monte Carlo run) with
     :func:`with_design`'s columns."""
     data = book.data
     return data if {"years_in_dual", *HETEROGENEITY}.issubset(data.columns) else with_design(data)
 
 
-def sample_counts(book: StudyData) -> dict:
+def sample_counts(book: ChapterData) -> dict:
     """How many cities, years and pilot cities the panel has (for the text)."""
     data = book.data
     per_city = data.groupby("city")[["smart_year", "low_carbon_year", "dual_year"]].first()
@@ -312,18 +296,6 @@ def event_profile(book) -> tuple:
 # Table 4: mechanisms; Table 5: heterogeneity
 # ----------------------------------------------------------------------------------------------
 
-def _sobel(result) -> dict:
-    """The indirect effect a x b with the delta-method (Sobel 1982) standard error."""
-    a, b = result.a, result.b
-    se_a = result.mediator_model.table.loc[result.treatment, "std_error"]
-    se_b = result.outcome_model.table.loc[result.mediator, "std_error"]
-    se = math.sqrt(a ** 2 * se_b ** 2 + b ** 2 * se_a ** 2)
-    from scipy import stats
-
-    return {"estimate": a * b, "std_error": se, "ci_low": a * b - 1.96 * se, "ci_high": a * b + 1.96 * se,
-            "p_value": float(2 * stats.norm.sf(abs(a * b / se)))}
-
-
 def mechanism_measure(book) -> dict:
     """For each mediator, the stepwise design with the dual dummy (single states and controls
     beside it): path a read as the realised shift of the mediator, a x b as the realised part of
@@ -332,7 +304,7 @@ def mechanism_measure(book) -> dict:
     for m in sim.MEDIATORS:
         result = mediation(book.data, Y, "Dual_policy", m, controls=(*SINGLES, *CONTROLS))
         out[f"{m}: path a"] = headline(result.mediator_model, "Dual_policy", truth=_truth(book, f"mediator_shift_{m}"))
-        out[f"{m}: indirect a x b"] = headline(_sobel(result), truth=_truth(book, f"mediated_{m}"))
+        out[f"{m}: indirect a x b"] = headline(result.sobel(), truth=_truth(book, f"mediated_{m}"))
     return out
 
 

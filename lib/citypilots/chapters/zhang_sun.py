@@ -8,7 +8,7 @@ call on a module-level measure (``*_measure``), read against the realised truth 
 :func:`citypilots.simulation.zhang_sun.null_world` and the spread over simulated panels.
 
 The indirect effect of a channel is reported with the first-order delta-method (Sobel 1982)
-standard error, ``se(a b) = sqrt(b^2 se_a^2 + a^2 se_b^2)`` (:func:`sobel`), because a cluster
+standard error, ``se(a b) = sqrt(b^2 se_a^2 + a^2 se_b^2)`` (:meth:`citypilots.estimators.mechanism.MediationResult.sobel`), because a cluster
 bootstrap (:func:`citypilots.estimators.mechanism.bootstrap_mediation`) on every simulated panel
 would exceed the chapter's budget; it ignores the sampling correlation of ``a`` and ``b``.
 """
@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..data.cities import cities_present_throughout, load_cities
 from ..data.panel import balance_problems, duplicate_problems, parse_numbers, read_panel_text, unknown_city_problems
@@ -265,16 +264,6 @@ def event_study(book) -> dict:
 # Channels and moderation
 # ----------------------------------------------------------------------------------------------
 
-def sobel(a: float, se_a: float, b: float, se_b: float, alpha: float = 0.05) -> dict:
-    """The indirect effect ``a b`` with the first-order delta-method standard error
-    ``sqrt(b^2 se_a^2 + a^2 se_b^2)`` (Sobel 1982), a normal interval and p-value."""
-    estimate = a * b
-    se = float(np.sqrt(b**2 * se_a**2 + a**2 * se_b**2))
-    z = stats.norm.ppf(1 - alpha / 2)
-    return {"estimate": estimate, "std_error": se, "ci_low": estimate - z * se, "ci_high": estimate + z * se,
-            "p_value": float(2 * stats.norm.sf(abs(estimate / se))) if se > 0 else float("nan")}
-
-
 def channel_measure(book) -> dict:
     """For each channel: the pilot's shift of the channel score by Callaway-Sant'Anna (read as the
     realised ``mediator_shift_<k>``), and the indirect effect ``a b`` of the study's stepwise TWFE
@@ -291,9 +280,7 @@ def channel_measure(book) -> dict:
         out[f"{CHANNEL_LABELS[k]}: shift of the channel (CS)"] = headline(
             shift, truth=None if truth is None else truth.mediator_shift(k, rows))
         paths = mechanism.mediation(sample, OUTCOME, TREATMENT, k)
-        a, b = paths.mediator_model, paths.outcome_model
-        indirect = sobel(a.estimate(TREATMENT), a.table.loc[TREATMENT, "std_error"], b.estimate(k),
-                         b.table.loc[k, "std_error"])
+        indirect = paths.sobel()
         out[f"{CHANNEL_LABELS[k]}: indirect effect a x b (TWFE)"] = headline(
             indirect, truth=None if truth is None else truth.mediated(k, rows))
     return out

@@ -14,14 +14,11 @@ same seed).
 
 from __future__ import annotations
 
-import math
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..data.cities import load_cities
 from ..data.indices import entropy_index, entropy_weights
@@ -32,6 +29,7 @@ from ..estimators import did
 from ..estimators.fast import BalancedDesign, imputation
 from ..estimators.heterogeneity import by_group, independent_difference
 from ..estimators.mechanism import mediation
+from ..report.datasource import ChapterData
 from ..report.evidence import evidence_table, headline
 from ..simulation import zhu_chen as simulation
 from ..simulation.specification import load_spec
@@ -61,22 +59,7 @@ WORLDS = {name: simulation.null_world(name) for name in
 # The panel
 # ----------------------------------------------------------------------------------------------
 
-@dataclass
-class StudyData:
-    """The panel the chapter runs on: ``data`` (city-years with ``NQP``, ``region``,
-    ``large_city``), ``cities``, ``truth`` (None for real data) and ``source`` (one sentence)."""
-
-    data: pd.DataFrame
-    cities: pd.DataFrame
-    truth: simulation.ZhuChenTruth | None
-    source: str
-
-    @property
-    def is_simulated(self) -> bool:
-        return self.truth is not None
-
-
-def study_data(seed: int | None = None, overrides: dict | None = None) -> StudyData:
+def study_data(seed: int | None = None, overrides: dict | None = None) -> ChapterData:
     """The study's simulated panel, or the real one named by ``$CITYPILOTS_PANEL_ZHU_CHEN``."""
     path = os.environ.get(PANEL_VARIABLE, "").strip()
     if path:
@@ -87,13 +70,13 @@ def study_data(seed: int | None = None, overrides: dict | None = None) -> StudyD
         cities = cities.rename(columns={"city": "adcode"}).merge(load_cities(), on="adcode", how="left")
         source = (f"the real panel in {path} ({len(data):,} city-years, {data['city'].nunique()} cities), loaded "
                   "with citypilots.chapters.zhu_chen.study_data; there is no planted truth")
-        return StudyData(data=data, cities=cities, truth=None, source=source)
+        return ChapterData(data=data, cities=cities, truth=None, source=source)
     sim = simulation.simulate_panel(seed=seed, overrides=overrides)
     note = "" if not overrides else f", with {', '.join(f'{k} = {v}' for k, v in overrides.items())}"
     source = (f"the panel simulated by citypilots from data/simulation/zhu_chen.yml (seed {sim.seed}{note}): "
               "real cities, regions and Smart City calendar (mostly imputed rows); simulated indicators, "
               "mediators, covariates and outcome")
-    return StudyData(data=sim.data, cities=sim.cities, truth=sim.truth, source=source)
+    return ChapterData(data=sim.data, cities=sim.cities, truth=sim.truth, source=source)
 
 
 def load_study_panel(path: str | Path, first_year: int = 2011, last_year: int = 2022) -> pd.DataFrame:
@@ -187,18 +170,6 @@ def did_table(panel, seeds=SEEDS, n_jobs: int = 1) -> pd.DataFrame:
 # Mediation
 # ----------------------------------------------------------------------------------------------
 
-def sobel(result) -> dict:
-    """The indirect effect ``a b`` of a stepwise mediation (:func:`citypilots.estimators.mechanism.mediation`)
-    with Sobel's (1982) delta-method standard error ``sqrt(b^2 se_a^2 + a^2 se_b^2)``, normal
-    interval and p-value (the test of Wen et al.'s 2004 procedure, which the study follows)."""
-    a, b = result.a, result.b
-    se_a = result.mediator_model.table.loc[result.treatment, "std_error"]
-    se_b = result.outcome_model.table.loc[result.mediator, "std_error"]
-    estimate, std_error = a * b, math.sqrt(b**2 * se_a**2 + a**2 * se_b**2)
-    return {"estimate": estimate, "std_error": std_error, "ci_low": estimate - 1.959964 * std_error,
-            "ci_high": estimate + 1.959964 * std_error, "p_value": float(2 * stats.norm.sf(abs(estimate / std_error)))}
-
-
 def mediation_measure(panel) -> dict:
     """For each mediator M: path a (M on the pilot, read as ``mediator_shift_M``) and the indirect
     effect a b (read as ``mediated_M``: the index with the pilot against the index with the pilot
@@ -207,7 +178,7 @@ def mediation_measure(panel) -> dict:
     for m in MEDIATORS:
         result = mediation(panel.data, "NQP", "Smart_policy", m, CONTROLS)
         out[f"{m}: path a (pilot on {m})"] = headline(result.mediator_model, truth=_truth(panel, f"mediator_shift_{m}"))
-        out[f"{m}: indirect effect a x b"] = headline(sobel(result), truth=_truth(panel, f"mediated_{m}"))
+        out[f"{m}: indirect effect a x b"] = headline(result.sobel(), truth=_truth(panel, f"mediated_{m}"))
     return out
 
 

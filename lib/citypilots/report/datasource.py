@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -31,12 +32,13 @@ class ChapterData:
     ``data``: one row per city-year (``city``, ``year``, ``Safety``, the policy dummies, the
     controls, ...). ``cities``: one row per city of the panel with the city table's attributes,
     ``innovation_year``, ``smart_year`` and ``group`` (dual / single / none). ``truth``: what the
-    simulation planted, ``None`` for real data. ``source``: one sentence naming the data.
+    simulation planted, ``None`` for real data. ``source``: one sentence naming the data. A
+    companion study's chapter uses the same shape with its own columns and its own truth.
     """
 
     data: pd.DataFrame
     cities: pd.DataFrame
-    truth: Truth | None
+    truth: Truth | Any | None
     source: str
 
     @property
