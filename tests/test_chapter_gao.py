@@ -3,17 +3,15 @@ its exercises, its validator and its run on a reader's real panel."""
 
 from __future__ import annotations
 
-import os
-import re
 from pathlib import Path
 
-import jupytext
 import pytest
-from nbclient import NotebookClient
 
 from citypilots.chapters import gao
 from citypilots.errors import PanelError
 from citypilots.simulation.gao import null_world
+
+from real_panel_run import assert_chapter_runs_on
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER = ROOT / "notebooks" / "gao.md"
@@ -125,13 +123,4 @@ def test_the_chapter_runs_on_a_real_panel(book, tmp_path, monkeypatch):
     real = gao.load_study_panel(path)
     assert real["digital_lq"].to_numpy() == pytest.approx(book.data["digital_lq"].to_numpy(), rel=6e-6)
     monkeypatch.setenv(gao.PANEL_VARIABLE, str(path))
-    notebook = jupytext.read(CHAPTER)
-    client = NotebookClient(notebook, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(CHAPTER.parent)}})
-    client.execute(env=dict(os.environ))
-    outputs = "".join(str(output) for cell in notebook.cells for output in cell.get("outputs", []))
-    assert str(path) in outputs and "Simulated data." not in outputs
-    glued = {output.get("metadata", {}).get("scrapbook", {}).get("name")
-             for cell in notebook.cells for output in cell.get("outputs", [])}
-    referenced = set(re.findall(r"\{glue(?::[a-z]+)?\}`([A-Za-z_][A-Za-z0-9_]*)", CHAPTER.read_text(encoding="utf-8")))
-    assert referenced <= glued, sorted(referenced - glued)
+    assert_chapter_runs_on(CHAPTER, path)

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import re
 from pathlib import Path
 
-import jupytext
 import numpy as np
 import pandas as pd
 import pytest
-from nbclient import NotebookClient
 
 from citypilots.chapters import zhang_sun
 from citypilots.errors import PanelError
 from citypilots.simulation import zhang_sun as simulation
+
+from real_panel_run import assert_chapter_runs_on
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER = ROOT / "notebooks" / "zhang_sun.md"
@@ -143,16 +141,4 @@ def test_exercise_null():
 
 def test_the_chapter_runs_on_a_real_panel(panel_file, monkeypatch):
     monkeypatch.setenv(zhang_sun.PANEL_VARIABLE, str(panel_file))
-    notebook = jupytext.read(CHAPTER)
-    client = NotebookClient(notebook, timeout=900, kernel_name="python3",
-                            resources={"metadata": {"path": str(CHAPTER.parent)}})
-    client.execute(env=dict(os.environ))
-    outputs = "".join(str(output) for cell in notebook.cells for output in cell.get("outputs", []))
-    assert str(panel_file) in outputs
-    assert "Simulated data." not in outputs
-    glued = {output.get("metadata", {}).get("scrapbook", {}).get("name")
-             for cell in notebook.cells for output in cell.get("outputs", [])}
-    text = CHAPTER.read_text(encoding="utf-8")
-    referenced = set(re.findall(r"\{glue(?::[a-z]+)?\}`([A-Za-z_][A-Za-z0-9_]*)", text))
-    referenced |= set(re.findall(r"```\{glue:figure\} ([A-Za-z_][A-Za-z0-9_]*)", text))
-    assert referenced <= glued, f"not glued on a real panel: {sorted(referenced - glued)}"
+    assert_chapter_runs_on(CHAPTER, panel_file)

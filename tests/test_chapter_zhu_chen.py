@@ -3,19 +3,17 @@ exercises, and its run on a reader's real panel (CITYPILOTS_PANEL_ZHU_CHEN)."""
 
 from __future__ import annotations
 
-import os
-import re
 from pathlib import Path
 
-import jupytext
 import numpy as np
 import pytest
-from nbclient import NotebookClient
 
 from citypilots.chapters import zhu_chen
 from citypilots.errors import PanelError
 from citypilots.estimators import did
 from citypilots.estimators.mechanism import mediation
+
+from real_panel_run import assert_chapter_runs_on
 
 CHAPTER = Path(__file__).resolve().parents[1] / "notebooks" / "zhu_chen.md"
 
@@ -143,14 +141,4 @@ def test_exercise_threshold():
 
 def test_the_chapter_runs_on_a_real_panel(panel_file, monkeypatch):
     monkeypatch.setenv(zhu_chen.PANEL_VARIABLE, str(panel_file))
-    notebook = jupytext.read(CHAPTER)
-    client = NotebookClient(notebook, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(CHAPTER.parent)}})
-    client.execute(env=dict(os.environ))
-    outputs = "".join(str(output) for cell in notebook.cells for output in cell.get("outputs", []))
-    assert str(panel_file) in outputs
-    glued = {output.get("metadata", {}).get("scrapbook", {}).get("name")
-             for cell in notebook.cells for output in cell.get("outputs", [])}
-    referenced = set(re.findall(r"\{glue(?::[a-z]+)?\}`([A-Za-z_][A-Za-z0-9_]*)", CHAPTER.read_text(encoding="utf-8")))
-    assert referenced <= glued, f"not glued on a real panel: {sorted(referenced - glued)}"
-    assert "Simulated data." not in outputs
+    assert_chapter_runs_on(CHAPTER, panel_file)

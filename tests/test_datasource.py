@@ -7,18 +7,16 @@ read back through the loader, which is exactly the path a real file takes.
 
 from __future__ import annotations
 
-import os
-import re
 from pathlib import Path
 
-import jupytext
 import pytest
-from nbclient import NotebookClient
 
 from citypilots.report.datasource import PANEL_VARIABLE, chapter_data
 from citypilots.errors import PanelError
 from citypilots.data.panel import to_csv
 from citypilots.simulation.generator import simulate_panel
+
+from real_panel_run import assert_chapter_runs_on
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "notebooks").glob("*.md"))
@@ -82,14 +80,4 @@ def test_a_bad_real_panel_is_reported_with_its_file(monkeypatch, tmp_path, panel
 @pytest.mark.parametrize("chapter", MAIN_PANEL_CHAPTERS, ids=[p.stem for p in MAIN_PANEL_CHAPTERS])
 def test_every_chapter_runs_on_a_real_panel(chapter, panel_file, monkeypatch):
     monkeypatch.setenv(PANEL_VARIABLE, str(panel_file))
-    notebook = jupytext.read(chapter)
-    client = NotebookClient(notebook, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(chapter.parent)}})
-    client.execute(env=dict(os.environ))
-    outputs = "".join(str(output) for cell in notebook.cells for output in cell.get("outputs", []))
-    assert str(panel_file) in outputs  # the chapter says which data it ran on
-    # Every number the prose refers to is glued on real data too (a missing key breaks the build).
-    glued = {output.get("metadata", {}).get("scrapbook", {}).get("name")
-             for cell in notebook.cells for output in cell.get("outputs", [])}
-    referenced = set(re.findall(r"\{glue(?::[a-z]+)?\}`([A-Za-z_][A-Za-z0-9_]*)", chapter.read_text(encoding="utf-8")))
-    assert referenced <= glued, f"not glued on a real panel: {sorted(referenced - glued)}"
+    assert_chapter_runs_on(chapter, panel_file, timeout=600)
