@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..data.cities import load_cities
 from ..data.indices import location_quotient
 from ..data.panel import (CITY_CODE_PATTERN, DECIMAL_PATTERN, INTEGER_PATTERN, balance_problems, duplicate_problems,
                           parse_numbers, read_panel_text, unknown_city_problems)
@@ -385,6 +386,10 @@ def glue_counts(book) -> None:
         glue_text(f"gao_{key}", "(not known for this panel)" if value is None else f"{value:,}" if key not in (
             "first_year", "last_year") else str(value))
     glue_text("gao_n_seeds", f"{len(SEEDS):,}")
+    units = load_cities()["unit_type"].value_counts()
+    glue_text("gao_table_units", f"{int(units.sum()):,}")
+    glue_text("gao_table_cities", f"{int(units.get('prefecture_city', 0)):,}")
+    glue_text("gao_table_municipalities", f"{int(units.get('municipality', 0)):,}")
     glue_text("gao_syn_boot", f"{SYNERGY_BOOTSTRAP:,}")
     glue_text("gao_panel_kind", "the simulated companion panel" if book.is_simulated else "the reader's real panel")
 
