@@ -24,7 +24,7 @@ from ..estimators import did
 from ..estimators.heterogeneity import fully_interacted_twfe
 from ..estimators.mechanism import mediation
 from ..estimators.synergy import synergy
-from ..report.datasource import ChapterData
+from ..report.datasource import ChapterData, overrides_note
 from ..report.evidence import evidence_table, headline
 from ..simulation import gao as sim
 from ..simulation.specification import load_spec
@@ -60,7 +60,7 @@ def study_data(seed: int | None = None, overrides: dict | None = None) -> Chapte
                   "there is no planted truth")
         return ChapterData(data=data, cities=cities, truth=None, source=source)
     simulated = sim.simulate_panel(seed=seed, overrides=overrides)
-    note = "" if not overrides else f", with {', '.join(f'{k} = {v}' for k, v in overrides.items())}"
+    note = overrides_note(overrides)
     source = (f"the panel simulated by citypilots from data/simulation/gao.yml (seed {simulated.seed}{note}): "
               "real cities and pilot calendars (the Smart City calendar almost entirely imputed), "
               "simulated employment, covariates and outcome")

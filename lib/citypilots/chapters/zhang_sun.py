@@ -27,7 +27,7 @@ from ..errors import PanelError, Problem, file_label
 from ..estimators import did, fast, mechanism
 from ..estimators.heterogeneity import independent_difference
 from ..estimators.staggered import att_gt
-from ..report.datasource import ChapterData
+from ..report.datasource import ChapterData, overrides_note
 from ..report.evidence import evidence_table, headline
 from ..simulation import zhang_sun as simulation
 from ..simulation.specification import load_spec
@@ -67,7 +67,7 @@ def study_data(seed: int | None = None, overrides: dict | None = None) -> Chapte
                   "validated by citypilots.chapters.zhang_sun.load_study_panel; there is no planted truth")
         return ChapterData(data=data, cities=_cities(data), truth=None, source=source)
     sim = simulation.simulate_panel(seed=seed, overrides=overrides)
-    note = "" if not overrides else f", with {', '.join(f'{k} = {v}' for k, v in overrides.items())}"
+    note = overrides_note(overrides)
     source = (f"the companion panel simulated by citypilots from data/simulation/zhang_sun.yml (seed {sim.seed}"
               f"{note}): real cities and Smart City calendar, with imputed calendar rows; simulated innovation "
               "output, channels, employment and city traits")

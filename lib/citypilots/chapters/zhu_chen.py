@@ -29,7 +29,7 @@ from ..estimators import did
 from ..estimators.fast import BalancedDesign, imputation
 from ..estimators.heterogeneity import by_group, independent_difference
 from ..estimators.mechanism import mediation
-from ..report.datasource import ChapterData
+from ..report.datasource import ChapterData, overrides_note
 from ..report.evidence import evidence_table, headline
 from ..simulation import zhu_chen as simulation
 from ..simulation.specification import load_spec
@@ -72,7 +72,7 @@ def study_data(seed: int | None = None, overrides: dict | None = None) -> Chapte
                   "with citypilots.chapters.zhu_chen.study_data; there is no planted truth")
         return ChapterData(data=data, cities=cities, truth=None, source=source)
     sim = simulation.simulate_panel(seed=seed, overrides=overrides)
-    note = "" if not overrides else f", with {', '.join(f'{k} = {v}' for k, v in overrides.items())}"
+    note = overrides_note(overrides)
     source = (f"the panel simulated by citypilots from data/simulation/zhu_chen.yml (seed {sim.seed}{note}): "
               "real cities, regions and Smart City calendar (mostly imputed rows); simulated indicators, "
               "mediators, covariates and outcome")

@@ -58,11 +58,17 @@ def chapter_data(seed: int | None = None, overrides: dict | None = None) -> Chap
             raise ValueError(f"{PANEL_VARIABLE} is set ({path}): a real panel takes no seed or overrides")
         return real_chapter_data(path)
     sim = simulate_panel(seed=seed, overrides=overrides)
-    spec_note = "" if not overrides else f", with {', '.join(f'{k} = {v}' for k, v in overrides.items())}"
+    spec_note = overrides_note(overrides)
     source = (f"the panel simulated by citypilots from data/simulation/li_han_xu.yml (seed {sim.seed}"
               f"{spec_note}): real cities and pilot calendars, with imputed calendar rows; "
               "simulated covariates and outcomes")
     return ChapterData(data=sim.data, cities=sim.cities, truth=sim.truth, source=source)
+
+
+def overrides_note(overrides: dict | None) -> str:
+    """The words a chapter's data source adds for overridden simulation settings: ``", with
+    effects.homogeneous = True"``, or nothing."""
+    return "" if not overrides else f", with {', '.join(f'{k} = {v}' for k, v in overrides.items())}"
 
 
 def real_chapter_data(path: str | Path) -> ChapterData:
